@@ -1,0 +1,343 @@
+"""scanpy-style functions behind the CLI: preprocess, train, export, embed, evaluate, load_model."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from scsmd import __version__
+from scsmd.atomic import atomic_path
+from scsmd.bundle import REFERENCE_CELLS, Bundle, write_bundle
+from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, to_dict
+from scsmd.errors import ScsmdError
+from scsmd.infer.assign import distance_quantiles
+from scsmd.infer.embed import EmbedResult, embed_chunks
+from scsmd.io import h5ad_shape, iter_row_chunks, read_counts
+from scsmd.metrics import score_clusters
+from scsmd.panel import library_sizes, logexpr_panel, match_panel
+
+log = logging.getLogger(__name__)
+
+CLUSTER_KEY = "scsmd_cluster"
+N_REFERENCE_CELLS = 1024  # training images kept in the bundle for export checks
+
+
+def _check_label_key(adata: ad.AnnData, label_key: str | None) -> None:
+    """Refuse a label key that is not an obs column."""
+    if label_key is not None and label_key not in adata.obs:
+        raise ScsmdError(f"label key {label_key!r} is not in obs (columns: {', '.join(map(str, adata.obs.columns)) or 'none'}); "
+                         "give an existing column with --label-key")
+
+
+def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig(), copy: bool = False) -> ad.AnnData | None:
+    """The method's preprocessing: keep the panel genes, log-normalized in X, raw counts in a layer.
+
+    Parameters
+    ----------
+    adata
+        Raw counts in ``X``, cells x genes.
+    config
+        Panel size, gene filter, target sum, UMI or read counts.
+    copy
+        Return a modified copy instead of changing ``adata``.
+
+    Returns
+    -------
+    ``None``, or the copy if ``copy=True``. Subsets to the panel genes (in input order) and sets ``X`` (log1p of
+    counts per ``target_sum``), ``layers['counts']``, ``obs['library_size']`` (over all genes),
+    ``obs['size_factors']``, ``var['scsmd_panel']`` and ``uns['scsmd_preprocess']['params']``.
+    """
+    from scsmd.train.preprocess import select_panel, size_factors
+
+    adata = adata.copy() if copy else adata
+    panel = select_panel(adata, config)
+    counts = sp.csr_matrix(adata.X, dtype=np.float32)
+    logexpr = logexpr_panel(counts, match_panel(list(adata.var_names), panel), target_sum=config.target_sum)
+    adata.obs["library_size"] = library_sizes(counts)
+    adata.obs["size_factors"] = size_factors(counts)
+    adata._inplace_subset_var(np.asarray(match_panel(list(adata.var_names), panel).columns))
+    adata.layers["counts"] = sp.csr_matrix(adata.X, dtype=np.float32)
+    adata.X = logexpr
+    adata.var["scsmd_panel"] = True
+    adata.uns["scsmd_preprocess"] = {"params": to_dict(config)}
+    return adata if copy else None
+
+
+def _cluster_labels(adata: ad.AnnData, clusters: np.ndarray, n_clusters: int, label_key: str) -> list[dict[str, Any]]:
+    """Each cluster's majority reference label and its purity (naming only, after training)."""
+    truth = adata.obs[label_key].astype(str).to_numpy()
+    entries = []
+    for k in range(n_clusters):
+        members = truth[clusters == k]
+        if len(members) == 0:
+            entries.append({"cluster": k, "label": "unassigned", "purity": 0.0, "n_cells": 0})
+            continue
+        values, counts = np.unique(members, return_counts=True)
+        best = counts.argmax()
+        entries.append({"cluster": k, "label": str(values[best]), "purity": float(counts[best] / len(members)),
+                        "n_cells": int(len(members))})
+    return entries
+
+
+def train(
+    adata: ad.AnnData,
+    *,
+    n_clusters: int,
+    bundle_dir: str | Path | None = None,
+    label_key: str | None = None,
+    preprocess_config: PreprocessConfig = PreprocessConfig(),
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig = TrainConfig(),
+    overwrite: bool = False,
+    key_added: str = "X_scsmd",
+    on_epoch: Callable[[dict], None] | None = None,
+):
+    """Train scSMD on raw counts, cluster the cells, and write a model bundle.
+
+    Parameters
+    ----------
+    adata
+        Raw counts in ``X``, cells x genes. Results are written into it.
+    n_clusters
+        Number of clusters K.
+    bundle_dir
+        Folder of the model bundle to write; ``None`` writes none.
+    label_key
+        obs column of reference labels, used after training only: to name clusters and score them.
+    preprocess_config, model_config, train_config
+        Stage configurations; ``model_config.n_clusters`` is set from ``n_clusters``.
+    overwrite
+        Replace an existing bundle.
+    key_added
+        obsm key of the latent.
+    on_epoch
+        Called with a record (stage, epoch, n_epochs, loss, cells_per_s) after every epoch.
+
+    Returns
+    -------
+    The ``TrainResult``. Sets ``adata.obsm[key_added]`` (float32, n x latent_dim), ``adata.obs['scsmd_cluster']``
+    (categorical) and ``adata.uns['scsmd']`` (model name, params, metrics where labels were given).
+
+    Raises
+    ------
+    ScsmdError
+        K < 2 or K > number of cells, fewer cells than the batch size, unknown label key, an existing bundle.
+    """
+    from scsmd.train.bundle_io import save_weights
+    from scsmd.train.preprocess import select_panel, training_data
+    from scsmd.train.trainer import train_model
+
+    if n_clusters < 2 or n_clusters > adata.n_obs:
+        raise ScsmdError(f"--n-clusters must be between 2 and the number of cells ({adata.n_obs}), got {n_clusters}")
+    if adata.n_obs < train_config.batch_size:
+        raise ScsmdError(f"only {adata.n_obs} cells, fewer than the batch size {train_config.batch_size}; "
+                         "lower --batch-size")
+    _check_label_key(adata, label_key)
+    if bundle_dir is not None and Path(bundle_dir).exists() and not overwrite:
+        raise ScsmdError(f"{bundle_dir} already exists; choose another --name or pass --force to replace it")
+    model_config = dataclasses.replace(model_config or ModelConfig(), n_clusters=n_clusters)
+
+    panel = select_panel(adata, preprocess_config)
+    data = training_data(adata, panel, preprocess_config)
+    log.info("training on %d cells x %d panel genes, K=%d", data.n_cells, len(panel), n_clusters)
+    result = train_model(data, model_config, train_config, on_epoch)
+
+    quantiles = distance_quantiles(result.latent, result.labels, result.centroids)
+    novelty_radius = distance_quantiles(result.latent, result.labels, result.centroids,
+                                        (train_config.novelty_quantile,))[str(train_config.novelty_quantile)]
+    cluster_labels = _cluster_labels(adata, result.labels, n_clusters, label_key) if label_key else None
+    metrics = score_clusters(adata.obs[label_key], result.labels) if label_key else None
+
+    adata.obsm[key_added] = result.latent.astype(np.float32)
+    adata.obs[CLUSTER_KEY] = pd.Categorical(result.labels.astype(str), categories=[str(k) for k in range(n_clusters)])
+    name = Path(bundle_dir).name if bundle_dir is not None else None
+    adata.uns["scsmd"] = {"model": name or "", "params": {"preprocess": to_dict(preprocess_config),
+                                                         "model": to_dict(model_config), "train": to_dict(train_config)}}
+    if metrics:
+        adata.uns["scsmd"]["metrics"] = metrics
+
+    if bundle_dir is not None:
+        manifest = {
+            "scsmd_version": __version__,
+            "panel": panel,
+            "preprocess": {**to_dict(preprocess_config), "log1p": True, "library_size": "all input genes",
+                           "n_panel_genes": len(panel), "padded": len(panel) < preprocess_config.image_side**2},
+            "model": to_dict(model_config),
+            "train": to_dict(train_config),
+            "n_clusters": n_clusters,
+            "latent_dim": model_config.latent_dim,
+            "fuzzifier": train_config.fuzzifier,
+            "centroids": result.centroids.tolist(),
+            "cluster_sizes": np.bincount(result.labels, minlength=n_clusters).tolist(),
+            "distance_quantiles": quantiles,
+            "novelty_quantile": train_config.novelty_quantile,
+            "novelty_radius": novelty_radius,
+            "head_agreement": result.head_agreement,
+            "device": result.device,
+            "history": result.history,
+            "label_key": label_key,
+            "cluster_labels": cluster_labels,
+            "training_metrics": metrics,
+        }
+        sample = np.random.default_rng(train_config.seed).permutation(data.n_cells)[:N_REFERENCE_CELLS]
+
+        def write_files(folder: Path) -> None:
+            save_weights(result.model, folder)
+            np.save(folder / REFERENCE_CELLS, data.images[np.sort(sample)].numpy().reshape(len(sample), -1),
+                    allow_pickle=False)
+
+        write_bundle(bundle_dir, manifest, write_files, overwrite=overwrite)
+    return result
+
+
+def export(bundle: Bundle | str | Path, *, config: ExportConfig = ExportConfig()) -> dict[str, Any]:
+    """Export a bundle's encoder to ONNX and/or TorchScript, each checked against PyTorch on reference cells.
+
+    Returns
+    -------
+    Per format: file, max |latent diff| and nearest-centroid agreement; also written into the manifest.
+
+    Raises
+    ------
+    ScsmdError
+        A tampered bundle, or an export that fails its check (then nothing is written).
+    """
+    from scsmd.train.export import export_bundle
+
+    return export_bundle(bundle if isinstance(bundle, Bundle) else Bundle.load(bundle), config)
+
+
+def _as_bundle(model: Bundle | str | Path) -> Bundle:
+    """A loaded bundle from a Bundle or a path."""
+    return model if isinstance(model, Bundle) else Bundle.load(model)
+
+
+def _chunks_of(adata: ad.AnnData, chunk_size: int):
+    """(cell names, counts CSR) chunks of an in-memory AnnData."""
+    for start in range(0, adata.n_obs, chunk_size):
+        yield adata.obs_names[start:start + chunk_size], sp.csr_matrix(adata.X[start:start + chunk_size])
+
+
+def embed(adata: ad.AnnData, *, model: Bundle | str | Path, config: EmbedConfig = EmbedConfig(),
+          key_added: str = "X_scsmd", copy: bool = False) -> ad.AnnData | None:
+    """Embed cells with a frozen bundle, assign them to its clusters and carry its labels over.
+
+    Parameters
+    ----------
+    adata
+        Raw counts in ``X``; genes are matched to the bundle's panel by name.
+    model
+        A loaded ``Bundle`` or the path of one (verified on load).
+    config
+        Backend, provider, chunk size and minimum gene overlap.
+    key_added
+        obsm key of the latent.
+    copy
+        Return a modified copy instead of changing ``adata``.
+
+    Returns
+    -------
+    ``None``, or the copy if ``copy=True``. Sets ``obsm[key_added]`` (float32, n x latent_dim),
+    ``obs['scsmd_cluster']`` (categorical), ``obs['scsmd_confidence']``, ``obs['scsmd_distance']``,
+    ``obs['scsmd_novel']``, ``obs['scsmd_label']`` where the bundle has labels, and ``uns['scsmd']``
+    (model, backend, provider, gene overlap).
+    """
+    bundle = _as_bundle(model)
+    adata = adata.copy() if copy else adata
+    result = embed_chunks(_chunks_of(adata, config.chunk_size), list(adata.var_names), bundle, config)
+    _attach(adata, result, bundle, key_added)
+    return adata if copy else None
+
+
+def _attach(adata: ad.AnnData, result: EmbedResult, bundle: Bundle, key_added: str) -> None:
+    """Write an embedding's results into an AnnData."""
+    adata.obsm[key_added] = result.latent
+    for column, values in result.obs(bundle).items():
+        adata.obs[column] = values.values
+    adata.uns["scsmd"] = result.uns(bundle)
+
+
+def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle | str | Path,
+               config: EmbedConfig = EmbedConfig(), results_only: bool = False, transpose: bool = False,
+               key_added: str = "X_scsmd", on_chunk: Callable[[int], None] | None = None) -> tuple[ad.AnnData, Bundle]:
+    """Stream a file through a frozen bundle and write the cells with their results (or the results only).
+
+    An .h5ad is read in backed mode chunk by chunk and its copy is extended in place, so memory stays flat.
+    Returns the results as an AnnData (obs + embedding) and the bundle.
+    """
+    bundle = _as_bundle(model)
+    input_path, output_path = Path(input_path), Path(output_path)
+    is_h5ad = input_path.is_file() and input_path.suffix == ".h5ad"
+    if is_h5ad:
+        n_cells, var_names = h5ad_shape(input_path)
+        if n_cells == 0:
+            raise ScsmdError(f"{input_path} holds no cells; give a file with cells")
+        chunks = iter_row_chunks(input_path, config.chunk_size)
+    else:
+        full = read_counts(input_path, transpose=transpose)
+        var_names, chunks = list(full.var_names), _chunks_of(full, config.chunk_size)
+    result = embed_chunks(chunks, var_names, bundle, config, on_chunk)
+    results = ad.AnnData(obs=result.obs(bundle), obsm={key_added: result.latent}, uns={"scsmd": result.uns(bundle)})
+    with atomic_path(output_path) as tmp:
+        if results_only:
+            results.write_h5ad(tmp)
+        elif is_h5ad:
+            _extend_h5ad(input_path, tmp, results, key_added)
+        else:
+            _attach(full, result, bundle, key_added)
+            full.write_h5ad(tmp)
+    return results, bundle
+
+
+def count_cells(path: str | Path) -> int:
+    """Number of cells in an .h5ad without loading it."""
+    return h5ad_shape(path)[0]
+
+
+def _extend_h5ad(source: Path, target: Path, results: ad.AnnData, key_added: str) -> None:
+    """Copy an .h5ad and add obs columns, obsm and uns of the results without loading its X."""
+    import shutil
+
+    import h5py
+    from anndata.io import read_elem, write_elem
+
+    shutil.copyfile(source, target)
+    with h5py.File(target, "r+") as f:
+        obs = read_elem(f["obs"])
+        for column in results.obs.columns:
+            obs[column] = results.obs[column].values
+        write_elem(f, "obs", obs)
+        if "obsm" not in f:
+            write_elem(f, "obsm", {})
+        write_elem(f["obsm"], key_added, results.obsm[key_added])
+        uns = f["uns"] if "uns" in f else f.create_group("uns")
+        write_elem(uns, "scsmd", results.uns["scsmd"])
+
+
+def evaluate(adata: ad.AnnData, *, label_key: str, cluster_key: str = CLUSTER_KEY) -> dict[str, float]:
+    """ARI, NMI and Hungarian-matched accuracy of ``obs[cluster_key]`` against ``obs[label_key]``."""
+    _check_label_key(adata, label_key)
+    if cluster_key not in adata.obs:
+        raise ScsmdError(f"cluster key {cluster_key!r} is not in obs; run `scsmd train` or `scsmd embed` first, "
+                         "or give --cluster-key")
+    return score_clusters(adata.obs[label_key], adata.obs[cluster_key])
+
+
+def load_model(path: str | Path) -> Bundle:
+    """Load and verify a model bundle (format version and every sha256)."""
+    return Bundle.load(path)
+
+
+def reference_tables(adata: ad.AnnData, *, key: str = "X_scsmd", cluster_key: str = CLUSTER_KEY
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The reference's two CSV tables: cell index + latent, and cell index + cluster, in the cells' order."""
+    latent = np.asarray(adata.obsm[key])
+    uspace = pd.DataFrame(latent, index=adata.obs_names, columns=[f"latent_{i + 1}" for i in range(latent.shape[1])])
+    clusters = pd.DataFrame({"cluster": adata.obs[cluster_key].astype(str).to_numpy()}, index=adata.obs_names)
+    return uspace, clusters

@@ -1,0 +1,151 @@
+"""The model bundle: manifest.json with sha256 checksums beside the weights and exports (no torch)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from scsmd.atomic import atomic_dir, atomic_path
+from scsmd.errors import ScsmdError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+WEIGHTS = "model.pt"
+ONNX = "encoder.onnx"
+TORCHSCRIPT = "encoder.ts"
+REFERENCE_CELLS = "reference_cells.npy"  # a sample of training images: export checks and calibration
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every file in the folder but the manifest."""
+    return {p.name: sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Write manifest.json atomically."""
+    with atomic_path(folder / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1))
+
+
+class Bundle:
+    """A verified model bundle on disk: the manifest's fields as properties."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any]):
+        self.path = path
+        self.manifest = manifest
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Bundle":
+        """Read and verify a bundle: format version, then every file's sha256."""
+        path = Path(path)
+        manifest_path = path / MANIFEST
+        if not manifest_path.is_file():
+            raise ScsmdError(f"{path} is not a model bundle: no {MANIFEST}; give a folder written by `scsmd train`")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ScsmdError(f"{manifest_path} is not valid JSON ({exc}); the bundle is damaged, train it again") from exc
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ScsmdError(f"{path} has bundle format {version}, newer than this scsmd reads ({FORMAT_VERSION}); upgrade scsmd")
+        for name, expected in manifest.get("sha256", {}).items():
+            file = path / name
+            if not file.is_file():
+                raise ScsmdError(f"bundle {path} is missing {name}; the bundle is incomplete, train or export it again")
+            if sha256(file) != expected:
+                raise ScsmdError(f"bundle {path}: {name} does not match its sha256 in the manifest; the file was changed, "
+                                 "restore it or train again")
+        return cls(path, manifest)
+
+    @property
+    def name(self) -> str:
+        """The bundle's folder name."""
+        return self.path.name
+
+    @property
+    def panel(self) -> list[str]:
+        """Ordered gene names the model was trained on."""
+        return list(self.manifest["panel"])
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of clusters."""
+        return int(self.manifest["n_clusters"])
+
+    @property
+    def centroids(self) -> np.ndarray:
+        """(n_clusters, latent_dim) float64 cluster centres in latent space."""
+        return np.asarray(self.manifest["centroids"], dtype=np.float64)
+
+    @property
+    def fuzzifier(self) -> float:
+        """Fuzzy membership exponent m."""
+        return float(self.manifest["fuzzifier"])
+
+    @property
+    def novelty_radius(self) -> np.ndarray:
+        """(n_clusters,) distance beyond which a cell fits no cluster."""
+        return np.asarray(self.manifest["novelty_radius"], dtype=np.float64)
+
+    @property
+    def cluster_labels(self) -> list[str] | None:
+        """Each cluster's majority reference label, or None without labels."""
+        labels = self.manifest.get("cluster_labels")
+        return None if labels is None else [entry["label"] for entry in labels]
+
+    @property
+    def preprocess(self) -> dict[str, Any]:
+        """The preprocessing parameters (target sum, image side, counts kind)."""
+        return dict(self.manifest["preprocess"])
+
+    def file(self, name: str) -> Path:
+        """Path of a bundle file, refusing one the bundle does not list."""
+        if name not in self.manifest.get("sha256", {}):
+            hint = "run `scsmd export` first" if name in (ONNX, TORCHSCRIPT) else "train the bundle again"
+            raise ScsmdError(f"bundle {self.path} has no {name}; {hint}")
+        return self.path / name
+
+    def add_files(self, files: dict[str, Path], updates: dict[str, Any]) -> None:
+        """Move new files into the bundle and rewrite the manifest with their checksums and `updates`."""
+        for name, source in files.items():
+            os.replace(source, self.path / name)
+        self.manifest.update(updates)
+        self.manifest["sha256"] = _checksums(self.path)
+        _write_manifest(self.path, self.manifest)
+
+    def __repr__(self) -> str:
+        panel = self.panel
+        return (f"Bundle({self.name!r}, n_clusters={self.n_clusters}, panel={len(panel)} genes "
+                f"[{panel[0]} .. {panel[-1]}], labels={'yes' if self.cluster_labels else 'no'})")
+
+
+def write_bundle(target: str | Path, manifest: dict[str, Any], write_files: Callable[[Path], None], *,
+                 overwrite: bool = False) -> Bundle:
+    """Build a bundle in a temporary folder (files, then checksums, then manifest) and rename it into place."""
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise ScsmdError(f"{target} already exists; choose another --name or pass --force to replace it")
+    if target.exists() and not (target / MANIFEST).is_file():
+        raise ScsmdError(f"{target} exists and is not a model bundle; refusing to replace it, remove it by hand")
+    manifest = {"format_version": FORMAT_VERSION, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                **manifest}
+    with atomic_dir(target, overwrite=True) as tmp:
+        write_files(tmp)
+        manifest["sha256"] = _checksums(tmp)
+        _write_manifest(tmp, manifest)
+    return Bundle(target, manifest)
+

@@ -1,0 +1,259 @@
+"""The `scsmd` command line: each command parses options, calls one api function and prints one summary."""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from scsmd import api
+from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig
+from scsmd.errors import ScsmdError
+from scsmd.io import read_counts, write_csv, write_h5ad
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="scSMD single-cell clustering: train a model bundle, export it, embed new cells.")
+stderr = Console(stderr=True)
+
+
+@app.callback()
+def _logging(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
+             verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug messages.")) -> None:
+    """Send library logs to stderr through rich."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=stderr, show_path=False)],
+                        force=True)
+
+
+@contextlib.contextmanager
+def _stage_bars() -> Iterator:
+    """A rich progress bar per training stage, shown from the first stage on; yields the on_epoch callback."""
+    columns = [TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]} cells/s"), TimeElapsedColumn()]
+    progress = Progress(*columns, console=stderr)
+    tasks: dict[str, int] = {}
+
+    def on_epoch(record: dict) -> None:
+        if not tasks:
+            progress.start()
+        if record["stage"] not in tasks:
+            tasks[record["stage"]] = progress.add_task(record["stage"], total=record["n_epochs"], loss="-", speed="-")
+        if record["epoch"] > 0:
+            progress.update(tasks[record["stage"]], advance=1, loss=f"{record['loss']:.4g}",
+                            speed=f"{record['cells_per_s']:.0f}")
+
+    try:
+        yield on_epoch
+    finally:
+        if tasks:
+            progress.stop()
+
+
+@contextlib.contextmanager
+def _cell_bar(total: int | None) -> Iterator:
+    """A progress bar over cells; yields the on_chunk callback."""
+    columns = [TextColumn("embed"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]} cells/s"),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=stderr) as progress:
+        task = progress.add_task("embed", total=total, rate="-")
+
+        def on_chunk(n_cells: int) -> None:
+            progress.update(task, advance=n_cells)
+            done = progress.tasks[task]
+            progress.update(task, rate=f"{done.completed / max(done.elapsed or 0.0, 1e-9):.0f}")
+
+        yield on_chunk
+
+
+def _refuse_existing(path: Path, force: bool) -> None:
+    """Existing output files are kept unless --force."""
+    if path.exists() and not force:
+        raise ScsmdError(f"{path} already exists; choose another -o or pass --force to replace it")
+
+
+def _write_reference_csvs(adata, folder: Path, name: str) -> None:
+    """NAME_uspace.csv and NAME_clusters.csv in the reference's format."""
+    uspace, clusters = api.reference_tables(adata)
+    write_csv(uspace, folder / f"{name}_uspace.csv")
+    write_csv(clusters, folder / f"{name}_clusters.csv")
+
+
+def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, label_key: Optional[str], output: Optional[Path],
+                     force: bool, do_export: bool, preprocess_config: PreprocessConfig, model_config: ModelConfig,
+                     train_config: TrainConfig) -> None:
+    """Shared tail of `train` and `demo`: train with progress bars, write outputs, print the summary."""
+    output = output or Path(f"{name}_scsmd.h5ad")
+    _refuse_existing(output, force)
+    with _stage_bars() as on_epoch:
+        api.train(adata, n_clusters=n_clusters, bundle_dir=models_dir / name, label_key=label_key,
+                  preprocess_config=preprocess_config, model_config=model_config, train_config=train_config,
+                  overwrite=force, on_epoch=on_epoch)
+    if do_export:
+        api.export(models_dir / name)
+    write_h5ad(adata, output)
+    _write_reference_csvs(adata, output.parent, name)
+    typer.echo(f"bundle {models_dir / name}  cells {output}  csv {output.parent / (name + '_uspace.csv')}, "
+               f"{output.parent / (name + '_clusters.csv')}")
+    metrics = adata.uns["scsmd"].get("metrics")
+    if metrics:
+        typer.echo(f"ARI {metrics['ari']:.3f}  NMI {metrics['nmi']:.3f}  ACC {metrics['acc']:.3f}  (against {label_key})")
+
+
+@app.command()
+def preprocess(
+    input: Path = typer.Argument(..., help="Counts: .h5ad, 10x mtx folder, 10x .h5, .csv or .txt (optionally .gz)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output .h5ad: panel genes, log values in X, counts in layers."),
+    reads: bool = typer.Option(False, "--reads", help="Read counts (HVGs by seurat_v3 on counts) instead of UMIs."),
+    n_genes: int = typer.Option(784, "--n-genes", help="Panel size (at most 784, the 28x28 image)."),
+    transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the reference's CSV (cells x genes, log values)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing outputs."),
+) -> None:
+    """The method's preprocessing: gene filter, normalize + log1p, top highly variable genes."""
+    config = PreprocessConfig(n_genes=n_genes, counts="reads" if reads else "umi")
+    _refuse_existing(output, force)
+    adata = read_counts(input, transpose=transpose)
+    api.preprocess(adata, config=config)
+    write_h5ad(adata, output)
+    if csv is not None:
+        write_csv(adata.to_df(), csv)
+    typer.echo(f"{output}: {adata.n_obs} cells x {adata.n_vars} panel genes")
+
+
+@app.command()
+def train(
+    input: Path = typer.Argument(..., help="Counts: .h5ad, 10x mtx folder, 10x .h5, .csv or .txt (optionally .gz)."),
+    n_clusters: int = typer.Option(..., "--n-clusters", "-k", help="Number of clusters K."),
+    name: Optional[str] = typer.Option(None, "--name", help="Bundle name (default: the input's stem)."),
+    models_dir: Path = typer.Option(Path("models"), "--models-dir", help="Folder that holds bundles."),
+    label_key: Optional[str] = typer.Option(None, "--label-key", help="obs column naming clusters after training; never trains."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output .h5ad (default NAME_scsmd.h5ad)."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed repeats a CPU run exactly."),
+    pretrain_epochs: int = typer.Option(20, "--pretrain-epochs", help="Autoencoder pretraining epochs."),
+    fuzzy_epochs: int = typer.Option(20, "--fuzzy-epochs", help="Fuzzy clustering module epochs."),
+    cellnet_epochs: int = typer.Option(20, "--cellnet-epochs", help="Cellnet module epochs."),
+    batch_size: int = typer.Option(100, "--batch-size", help="Cells per batch."),
+    latent_dim: int = typer.Option(10, "--latent-dim", help="Latent size."),
+    n_genes: int = typer.Option(784, "--n-genes", help="Panel size (at most 784, the 28x28 image)."),
+    reads: bool = typer.Option(False, "--reads", help="Read counts instead of UMIs."),
+    transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
+    export: bool = typer.Option(False, "--export", help="Also export the encoder to ONNX and TorchScript."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing bundle and outputs."),
+) -> None:
+    """Train scSMD on counts, cluster the cells and write a model bundle."""
+    train_config = TrainConfig(batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
+                               fuzzy_epochs=fuzzy_epochs, cellnet_epochs=cellnet_epochs)
+    preprocess_config = PreprocessConfig(n_genes=n_genes, counts="reads" if reads else "umi")
+    model_config = ModelConfig(n_clusters=max(n_clusters, 2), latent_dim=latent_dim)
+    name = name or input.name.split(".")[0]
+    adata = read_counts(input, transpose=transpose)
+    _train_and_write(adata, name=name, n_clusters=n_clusters, models_dir=models_dir, label_key=label_key,
+                     output=output, force=force, do_export=export, preprocess_config=preprocess_config,
+                     model_config=model_config, train_config=train_config)
+
+
+@app.command()
+def demo(
+    models_dir: Path = typer.Option(Path("models"), "--models-dir", help="Folder that holds bundles."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    epochs: int = typer.Option(20, "--epochs", help="Epochs of each of the three stages."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing demo bundle and outputs."),
+) -> None:
+    """Train on scanpy's bundled 700-cell PBMC sample (no download), export it, and score it."""
+    from scsmd.datasets import pbmc68k_counts
+
+    adata = pbmc68k_counts()
+    train_config = TrainConfig(seed=seed, device=device, pretrain_epochs=epochs, fuzzy_epochs=epochs,
+                               cellnet_epochs=epochs)
+    n_clusters = adata.obs["bulk_labels"].nunique()
+    _train_and_write(adata, name="pbmc68k_demo", n_clusters=n_clusters, models_dir=models_dir,
+                     label_key="bulk_labels", output=None, force=force, do_export=True,
+                     preprocess_config=PreprocessConfig(), model_config=ModelConfig(n_clusters=n_clusters),
+                     train_config=train_config)
+
+
+@app.command()
+def evaluate(
+    input: Path = typer.Argument(..., help="An .h5ad with clusters and reference labels in obs."),
+    label_key: str = typer.Option(..., "--label-key", help="obs column of reference labels."),
+    cluster_key: str = typer.Option("scsmd_cluster", "--cluster-key", help="obs column of clusters."),
+    as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
+) -> None:
+    """ARI, NMI and Hungarian-matched accuracy of clusters against labels."""
+    scores = api.evaluate(read_counts_any(input), label_key=label_key, cluster_key=cluster_key)
+    typer.echo(json.dumps(scores) if as_json else "  ".join(f"{k.upper()} {v:.4f}" for k, v in scores.items()))
+
+
+def read_counts_any(path: Path):
+    """An .h5ad as it is (clusters and labels live in obs), other formats through read_counts."""
+    import anndata as ad
+
+    if path.is_file() and path.suffix == ".h5ad":
+        try:
+            return ad.read_h5ad(path)
+        except OSError as exc:
+            raise ScsmdError(f"cannot read {path} ({exc}); is it a valid .h5ad?") from exc
+    return read_counts(path)
+
+
+@app.command()
+def export(
+    bundle_dir: Path = typer.Argument(..., help="A model bundle folder (models/NAME)."),
+    format: str = typer.Option("all", "--format", help="onnx, torchscript or all."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset."),
+) -> None:
+    """Export the encoder to ONNX and TorchScript, each checked against PyTorch on real cells."""
+    formats = ("onnx", "torchscript") if format == "all" else (format,)
+    report = api.export(bundle_dir, config=ExportConfig(formats=formats, opset=opset))
+    for fmt in formats:
+        r = report[fmt]
+        typer.echo(f"{bundle_dir / r['file']}: max |diff| {r['max_abs_diff']:.1e}, "
+                   f"cluster agreement {r['cluster_agreement']:.2%} on {r['n_cells_checked']} cells")
+
+
+@app.command()
+def embed(
+    input: Path = typer.Argument(..., help="Counts of new cells: .h5ad (streamed), 10x mtx / .h5, .csv or .txt."),
+    model: Path = typer.Option(..., "--model", help="A model bundle folder (models/NAME)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output .h5ad (default INPUT_scsmd.h5ad)."),
+    provider: str = typer.Option("auto", "--provider", help="auto (CUDA when it works), cuda or cpu."),
+    backend: str = typer.Option("onnx", "--backend", help="onnx (no torch needed) or torchscript."),
+    batch_size: int = typer.Option(4096, "--batch-size", help="Cells per chunk."),
+    min_gene_overlap: float = typer.Option(0.5, "--min-gene-overlap", help="Refuse inputs with fewer panel genes."),
+    results_only: bool = typer.Option(False, "--results-only", help="Write only obs results and the embedding."),
+    transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
+    force: bool = typer.Option(False, "--force", help="Replace existing outputs."),
+) -> None:
+    """Embed new cells with a frozen model: clusters, confidence, novelty and labels."""
+    config = EmbedConfig(chunk_size=batch_size, backend=backend, provider=provider, min_gene_overlap=min_gene_overlap)
+    name = input.name.split(".")[0]
+    output = output or Path(f"{name}_scsmd.h5ad")
+    _refuse_existing(output, force)
+    bundle = api.load_model(model)
+    total = api.count_cells(input) if input.is_file() and input.suffix == ".h5ad" else None
+    with _cell_bar(total) as on_chunk:
+        results, bundle = api.embed_file(input, output, model=bundle, config=config, results_only=results_only,
+                                         transpose=transpose, on_chunk=on_chunk)
+    _write_reference_csvs(results, output.parent, name)
+    uns = results.uns["scsmd"]
+    novel = int(results.obs["scsmd_novel"].sum())
+    typer.echo(f"{output}: {results.n_obs} cells, {backend} on {uns['provider']}, gene overlap {uns['gene_overlap']:.0%}, "
+               f"{novel} novel")
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app()
+    except ScsmdError as exc:
+        stderr.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(2)

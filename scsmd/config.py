@@ -1,0 +1,136 @@
+"""One frozen dataclass per stage, with the published defaults of docs/method.md (stdlib only)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from scsmd.errors import ScsmdError
+
+Device = Literal["auto", "cpu", "cuda"]
+CountKind = Literal["umi", "reads"]
+
+
+def _check(condition: bool, message: str) -> None:
+    """Raise ScsmdError with `message` unless `condition` holds."""
+    if not condition:
+        raise ScsmdError(message)
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How raw counts become the log-normalized gene panel the network sees."""
+
+    n_genes: int = 784  # panel size; 784 fills the 28x28 image, fewer are zero-padded
+    min_cells: int = 3  # drop genes expressed in fewer cells before choosing the panel
+    target_sum: float = 1e4  # each cell is scaled to this total before log1p
+    counts: CountKind = "umi"  # "reads" selects genes with the seurat_v3 flavor on counts
+    image_side: int = 28
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.n_genes <= self.image_side**2,
+               f"n_genes must be between 1 and {self.image_side ** 2} (the {self.image_side}x{self.image_side} image), got {self.n_genes}")
+        _check(self.min_cells >= 0, f"min_cells must be >= 0, got {self.min_cells}")
+        _check(self.target_sum > 0, f"target_sum must be > 0, got {self.target_sum}")
+        _check(self.counts in ("umi", "reads"), f"counts must be 'umi' or 'reads', got {self.counts!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network's shape: method.md section 2."""
+
+    n_clusters: int = 8
+    latent_dim: int = 10
+    dilations: tuple[int, ...] = (2, 4, 6, 8)  # the multi-dilated attention gate's branches
+    image_side: int = 28
+
+    def __post_init__(self) -> None:
+        _check(self.n_clusters >= 2, f"n_clusters must be >= 2, got {self.n_clusters}")
+        _check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        _check(len(self.dilations) >= 1 and all(d >= 1 for d in self.dilations),
+               f"dilations must be positive integers, got {self.dilations}")
+        _check(self.image_side == 28, f"the network is built for a 28x28 image, got image_side={self.image_side}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The three training stages (method.md section 3), reference defaults, defects fixed."""
+
+    batch_size: int = 100
+    seed: int = 0
+    device: Device = "auto"
+    # stage 1: autoencoder pretraining
+    pretrain_epochs: int = 20
+    pretrain_lr: float = 1e-3
+    # stage 2: fuzzy clustering module
+    fuzzy_epochs: int = 20
+    fuzzy_lr: float = 1e-6
+    fuzzy_momentum: float = 0.9
+    fuzzifier: float = 1.5  # m
+    centroid_update_every: int = 2  # T1, epochs
+    centroid_weight: float = 0.2  # a, weight of ||latent - centroid||^2
+    nb_weight: float = 0.1  # beta, weight of the NB likelihood on raw counts
+    # stage 3: Cellnet pairwise module
+    cellnet_epochs: int = 20
+    head_lr: float = 1e-3
+    cellnet_ae_lr: float = 1e-6
+    fuzzy_target_epochs: int = 1  # T2: pairs come from fuzzy memberships while epoch <= T2
+    similar_above: float = 0.8  # zeta
+    dissimilar_below: float = 0.2  # gamma
+    pair_weight: float = 1e-4
+    # bundle: distance quantile beyond which a cell fits no cluster
+    novelty_quantile: float = 0.99
+
+    def __post_init__(self) -> None:
+        _check(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
+        for name in ("pretrain_epochs", "fuzzy_epochs", "cellnet_epochs", "fuzzy_target_epochs"):
+            _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        _check(self.fuzzifier > 1, f"fuzzifier m must be > 1, got {self.fuzzifier}")
+        _check(self.centroid_update_every >= 1, f"centroid_update_every must be >= 1, got {self.centroid_update_every}")
+        _check(0 <= self.dissimilar_below < self.similar_above <= 1,
+               f"need 0 <= dissimilar_below < similar_above <= 1, got {self.dissimilar_below}, {self.similar_above}")
+        _check(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}")
+        _check(0 < self.novelty_quantile <= 1, f"novelty_quantile must be in (0, 1], got {self.novelty_quantile}")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Encoder export to ONNX / TorchScript and the parity check that gates it."""
+
+    formats: tuple[str, ...] = ("onnx", "torchscript")
+    opset: int = 17
+    atol: float = 1e-4  # max |latent difference| allowed between torch and the export
+    min_agreement: float = 0.99  # nearest-centroid clusters that must agree with torch
+
+    def __post_init__(self) -> None:
+        _check(set(self.formats) <= {"onnx", "torchscript"} and len(self.formats) > 0,
+               f"formats must be onnx and/or torchscript, got {self.formats}")
+        _check(self.opset >= 13, f"opset must be >= 13, got {self.opset}")
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """The light inference path: streaming, backend, and how cells are assigned."""
+
+    chunk_size: int = 4096
+    backend: Literal["onnx", "torchscript"] = "onnx"
+    provider: Literal["auto", "cuda", "cpu"] = "auto"
+    min_gene_overlap: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check(self.chunk_size >= 1, f"chunk size must be >= 1, got {self.chunk_size}")
+        _check(self.backend in ("onnx", "torchscript"), f"backend must be onnx or torchscript, got {self.backend!r}")
+        _check(self.provider in ("auto", "cuda", "cpu"), f"provider must be auto, cuda or cpu, got {self.provider!r}")
+        _check(0 <= self.min_gene_overlap <= 1, f"min_gene_overlap must be in [0, 1], got {self.min_gene_overlap}")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A config as plain JSON-ready values (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+
+
+def from_dict(cls: type, values: dict[str, Any]) -> Any:
+    """Rebuild a config from `to_dict` output, ignoring keys this version does not know."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names}
+    return cls(**kwargs)

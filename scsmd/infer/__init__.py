@@ -1,0 +1,1 @@
+"""The light inference path: onnxruntime and numpy only, never torch or scanpy."""

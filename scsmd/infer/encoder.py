@@ -1,0 +1,57 @@
+"""Run an exported encoder: onnxruntime (CUDA when it works, else CPU) or TorchScript (needs torch)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from scsmd.errors import ScsmdError
+
+log = logging.getLogger(__name__)
+
+Provider = Literal["auto", "cuda", "cpu"]
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+
+
+class OnnxEncoder:
+    """An onnxruntime session over encoder.onnx; `provider` says which one really runs."""
+
+    def __init__(self, path: str | Path, provider: Provider = "auto"):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # the CUDA provider's load failure on a CPU machine is not an error here
+        wanted = [CUDA, CPU] if provider in ("auto", "cuda") and CUDA in ort.get_available_providers() else [CPU]
+        self.session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
+        running = self.session.get_providers()
+        if provider == "cuda" and CUDA not in running:
+            raise ScsmdError("--provider cuda was asked for but onnxruntime's CUDA provider does not run here "
+                             "(no GPU or no CUDA libraries); use --provider auto or cpu")
+        self.provider = "cuda" if CUDA in running else "cpu"
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """(n, 1, 28, 28) float32 -> (n, latent_dim) float32."""
+        return self.session.run(["latent"], {"x": np.ascontiguousarray(images, dtype=np.float32)})[0]
+
+
+class TorchScriptEncoder:
+    """A TorchScript encoder.ts; the one backend that imports torch."""
+
+    def __init__(self, path: str | Path, provider: Provider = "auto"):
+        try:
+            import torch
+        except ImportError as exc:
+            raise ScsmdError("--backend torchscript needs torch, which is not installed; use --backend onnx") from exc
+        if provider == "cuda" and not torch.cuda.is_available():
+            raise ScsmdError("--provider cuda was asked for but torch sees no CUDA GPU; use --provider auto or cpu")
+        self._torch = torch
+        self.device = torch.device("cuda" if provider != "cpu" and torch.cuda.is_available() else "cpu")
+        self.module = torch.jit.load(str(path), map_location=self.device).eval()
+        self.provider = self.device.type
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """(n, 1, 28, 28) float32 -> (n, latent_dim) float32."""
+        with self._torch.no_grad():
+            return self.module(self._torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(self.device)).cpu().numpy()

@@ -1,0 +1,185 @@
+"""Read count matrices (.h5ad, 10x mtx / h5, .csv, .txt) into AnnData and write results (no scanpy, no torch)."""
+from __future__ import annotations
+
+import gzip
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+import scipy.io
+import scipy.sparse as sp
+
+from scsmd.atomic import atomic_path
+from scsmd.errors import ScsmdError
+
+log = logging.getLogger(__name__)
+
+FORMATS = ".h5ad, a 10x mtx folder, a 10x .h5, .csv or .txt (optionally .gz)"
+
+
+def _suffix(path: Path) -> str:
+    """The format suffix, ignoring a trailing .gz."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _find(folder: Path, *names: str) -> Path:
+    """The first of `names` (plain or .gz) in `folder`."""
+    for name in names:
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.exists():
+                return candidate
+    raise ScsmdError(f"{folder} is not a 10x mtx folder: no {' or '.join(names)} found; give the folder holding matrix.mtx")
+
+
+def _read_lines_table(path: Path) -> pd.DataFrame:
+    """A headerless tab-separated 10x side file (barcodes, features)."""
+    return pd.read_csv(path, sep="\t", header=None, dtype=str)
+
+
+def _read_10x_mtx(folder: Path) -> ad.AnnData:
+    """A Cell Ranger matrix folder: matrix.mtx is genes x cells."""
+    matrix = _find(folder, "matrix.mtx")
+    barcodes = _read_lines_table(_find(folder, "barcodes.tsv"))
+    features = _read_lines_table(_find(folder, "features.tsv", "genes.tsv"))
+    with (gzip.open(matrix) if matrix.suffix == ".gz" else open(matrix, "rb")) as handle:
+        counts = sp.csr_matrix(scipy.io.mmread(handle).T, dtype=np.float32)
+    names = features[1] if features.shape[1] > 1 else features[0]
+    var = pd.DataFrame({"gene_ids": features[0].to_numpy()}, index=pd.Index(names.to_numpy(), name=None))
+    return ad.AnnData(counts, obs=pd.DataFrame(index=barcodes[0].to_numpy()), var=var)
+
+
+def _decode(values: np.ndarray) -> np.ndarray:
+    """Bytes from HDF5 as str."""
+    return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values])
+
+
+def _read_10x_h5(path: Path) -> ad.AnnData:
+    """A Cell Ranger .h5 (v3 'matrix' group, or v2 with one genome group)."""
+    with h5py.File(path, "r") as f:
+        if "matrix" in f:
+            group, names = f["matrix"], f["matrix/features/name"][:]
+            ids = f["matrix/features/id"][:]
+        else:
+            genomes = [k for k in f.keys() if isinstance(f[k], h5py.Group)]
+            if len(genomes) != 1:
+                raise ScsmdError(f"{path} is not a 10x .h5 file: expected a 'matrix' group or one genome group, found {list(f.keys())}")
+            group = f[genomes[0]]
+            names, ids = group["gene_names"][:], group["genes"][:]
+        n_genes, n_cells = group["shape"][:]
+        counts = sp.csc_matrix((group["data"][:], group["indices"][:], group["indptr"][:]), shape=(n_genes, n_cells))
+        barcodes = _decode(group["barcodes"][:])
+    var = pd.DataFrame({"gene_ids": _decode(ids)}, index=_decode(names))
+    return ad.AnnData(sp.csr_matrix(counts.T, dtype=np.float32), obs=pd.DataFrame(index=barcodes), var=var)
+
+
+def _read_table(path: Path, transpose: bool) -> ad.AnnData:
+    """A dense text table with cell names in the first column and gene names in the header."""
+    sep = "," if _suffix(path) == ".csv" else r"\s+"
+    table = pd.read_csv(path, sep=sep, index_col=0, engine="python" if sep != "," else "c")
+    if transpose:
+        table = table.T
+    values = table.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32)
+    adata = ad.AnnData(sp.csr_matrix(values), obs=pd.DataFrame(index=table.index.astype(str)),
+                       var=pd.DataFrame(index=table.columns.astype(str)))
+    return adata
+
+
+def read_counts(path: str | Path, *, transpose: bool = False) -> ad.AnnData:
+    """Read a cells x genes count matrix from any supported format into AnnData (X: float32 CSR).
+
+    Parameters
+    ----------
+    path
+        An .h5ad file, a 10x mtx folder, a 10x .h5 file, or a .csv / .txt table (plain or gzipped).
+    transpose
+        The text table is genes x cells (rows are genes).
+
+    Raises
+    ------
+    ScsmdError
+        Missing or unreadable file, unknown format, empty matrix, negative or NaN values.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ScsmdError(f"input not found: {path}; check the path")
+    suffix = _suffix(path)
+    try:
+        if path.is_dir():
+            adata = _read_10x_mtx(path)
+        elif suffix == ".h5ad":
+            adata = ad.read_h5ad(path)
+        elif suffix == ".h5":
+            adata = _read_10x_h5(path)
+        elif suffix in (".csv", ".txt", ".tsv"):
+            adata = _read_table(path, transpose)
+        else:
+            raise ScsmdError(f"unknown input format {suffix or '(no suffix)'!r} for {path}; give {FORMATS}")
+    except ScsmdError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, pd.errors.ParserError) as exc:
+        raise ScsmdError(f"cannot read {path} ({type(exc).__name__}: {exc}); is it a valid {suffix or 'input'} file?") from exc
+    adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
+    adata.var_names_make_unique()
+    adata.obs_names_make_unique()
+    check_counts(adata.X, str(path))
+    return adata
+
+
+def check_counts(counts: sp.spmatrix | np.ndarray, source: str) -> None:
+    """Refuse an empty matrix and negative or NaN values; warn about non-integers."""
+    if counts.shape[0] == 0 or counts.shape[1] == 0:
+        raise ScsmdError(f"{source} holds an empty matrix ({counts.shape[0]} cells x {counts.shape[1]} genes); give a file with cells and genes")
+    values = counts.data if sp.issparse(counts) else np.asarray(counts)
+    if not np.isfinite(values).all():
+        raise ScsmdError(f"{source} holds NaN or infinite values; give raw counts")
+    if (values < 0).any():
+        raise ScsmdError(f"{source} holds negative values, so it is not a count matrix; give raw counts")
+    if values.size and not np.allclose(values[: 100_000], np.round(values[: 100_000])):
+        log.warning("%s holds non-integer values; scsmd expects raw counts", source)
+
+
+def h5ad_shape(path: str | Path) -> tuple[int, list[str]]:
+    """Number of cells and the gene names of an .h5ad, without loading X."""
+    adata = ad.read_h5ad(path, backed="r")
+    try:
+        return adata.n_obs, list(adata.var_names)
+    finally:
+        adata.file.close()
+
+
+def iter_row_chunks(path: str | Path, chunk_size: int, *, transpose: bool = False) -> Iterator[tuple[pd.Index, sp.csr_matrix]]:
+    """Yield (cell names, counts CSR) chunks; .h5ad is read in backed mode so memory stays flat."""
+    path = Path(path)
+    if path.is_file() and _suffix(path) == ".h5ad":
+        adata = ad.read_h5ad(path, backed="r")
+        try:
+            for start in range(0, adata.n_obs, chunk_size):
+                stop = min(start + chunk_size, adata.n_obs)
+                block = sp.csr_matrix(adata.X[start:stop], dtype=np.float32)
+                check_counts(block, str(path))
+                yield adata.obs_names[start:stop], block
+        finally:
+            adata.file.close()
+        return
+    adata = read_counts(path, transpose=transpose)
+    for start in range(0, adata.n_obs, chunk_size):
+        yield adata.obs_names[start:start + chunk_size], adata.X[start:start + chunk_size]
+
+
+def write_h5ad(adata: ad.AnnData, path: str | Path) -> None:
+    """Write an .h5ad atomically (temporary file, then rename)."""
+    with atomic_path(path) as tmp:
+        adata.write_h5ad(tmp)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a CSV atomically (temporary file, then rename)."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp)

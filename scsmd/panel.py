@@ -1,0 +1,80 @@
+"""The one per-cell transform shared by training and inference: counts -> log-normalized panel -> 28x28 image."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from scsmd.errors import ScsmdError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PanelMatch:
+    """Where each panel gene sits in the input's columns (-1: missing)."""
+
+    columns: np.ndarray  # (n_panel,) int64
+    panel: tuple[str, ...]
+
+    @property
+    def n_found(self) -> int:
+        """Panel genes present in the input."""
+        return int((self.columns >= 0).sum())
+
+    @property
+    def overlap(self) -> float:
+        """Fraction of the panel present in the input."""
+        return self.n_found / len(self.panel)
+
+    @property
+    def missing(self) -> list[str]:
+        """Panel genes absent from the input, in panel order."""
+        return [g for g, c in zip(self.panel, self.columns) if c < 0]
+
+
+def match_panel(var_names: Sequence[str], panel: Sequence[str], *, min_overlap: float = 0.0) -> PanelMatch:
+    """Match genes to the panel by name, never by position; refuse an overlap below `min_overlap`."""
+    position = {name: i for i, name in enumerate(var_names)}
+    columns = np.array([position.get(g, -1) for g in panel], dtype=np.int64)
+    match = PanelMatch(columns, tuple(panel))
+    if match.n_found == 0:
+        raise ScsmdError(f"none of the model's {len(panel)} panel genes (e.g. {', '.join(panel[:3])}) is in the input; "
+                         "check that gene names use the same convention (symbols vs ids)")
+    if match.overlap < min_overlap:
+        raise ScsmdError(f"only {match.n_found} of {len(panel)} panel genes ({match.overlap:.0%}) are in the input, below the "
+                         f"minimum overlap {min_overlap:.0%}; check gene names or lower --min-gene-overlap")
+    if match.missing:
+        log.warning("%d of %d panel genes are missing and set to zero (first: %s)", len(match.missing), len(panel),
+                    ", ".join(match.missing[:5]))
+    return match
+
+
+def library_sizes(counts: sp.spmatrix | np.ndarray) -> np.ndarray:
+    """Total counts per cell over all of its genes (float64)."""
+    return np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
+
+
+def logexpr_panel(counts: sp.spmatrix | np.ndarray, match: PanelMatch, *, target_sum: float = 1e4) -> np.ndarray:
+    """log1p(counts / library * target_sum) of the panel genes, missing genes and empty cells zero; (n, n_panel) float32."""
+    counts = sp.csr_matrix(counts)
+    library = library_sizes(counts)
+    scale = np.divide(target_sum, library, out=np.zeros(counts.shape[0]), where=library > 0)
+    present = match.columns >= 0
+    out = np.zeros((counts.shape[0], len(match.panel)), dtype=np.float32)
+    sub = counts[:, match.columns[present]].toarray().astype(np.float64)
+    out[:, present] = np.log1p(sub * scale[:, None])
+    return out
+
+
+def to_image(logexpr: np.ndarray, side: int = 28) -> np.ndarray:
+    """Lay the panel out row by row on a side x side image, zero-padding the tail; (n, 1, side, side) float32."""
+    n_cells, n_genes = logexpr.shape
+    if n_genes > side * side:
+        raise ScsmdError(f"a panel of {n_genes} genes does not fit a {side}x{side} image; use at most {side * side} genes")
+    image = np.zeros((n_cells, side * side), dtype=np.float32)
+    image[:, :n_genes] = logexpr
+    return image.reshape(n_cells, 1, side, side)

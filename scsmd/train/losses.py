@@ -1,0 +1,53 @@
+"""Pure tensor losses of the three training stages; mu and theta are allowed names here."""
+from __future__ import annotations
+
+import torch
+
+
+def nb_nll(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Elementwise negative log-likelihood of counts x under NB(mean mu, dispersion theta); all (n, g)."""
+    log_theta_mu = torch.log(theta + mu + eps)
+    log_pmf = (
+        torch.lgamma(x + theta) - torch.lgamma(theta) - torch.lgamma(x + 1)
+        + theta * (torch.log(theta + eps) - log_theta_mu)
+        + x * (torch.log(mu + eps) - log_theta_mu)
+    )
+    return -log_pmf
+
+
+def squared_distances(latent: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
+    """||latent_j - centroid_i||^2 as (n_cells, n_clusters)."""
+    return torch.cdist(latent, centroids).pow(2)
+
+
+def fuzzy_memberships(latent: torch.Tensor, centroids: torch.Tensor, fuzzifier: float) -> torch.Tensor:
+    """Fuzzy c-means memberships p_ij proportional to d_ij^(-1/(m-1)), rows summing to one; (n, k)."""
+    log_d = torch.log(squared_distances(latent, centroids) + 1e-12)
+    return torch.softmax(-log_d / (fuzzifier - 1), dim=1)
+
+
+def fuzzy_loss(recon_error: torch.Tensor, nb_error: torch.Tensor, latent: torch.Tensor, centroids: torch.Tensor,
+               weights: torch.Tensor, centroid_weight: float, nb_weight: float) -> torch.Tensor:
+    """The first module's per-cluster losses summed over clusters in one pass, mean over cells.
+
+    recon_error, nb_error: (n,) per-cell errors; weights: (n, k) detached memberships ** m.
+    """
+    per_cluster = weights * (recon_error[:, None] + nb_weight * nb_error[:, None]
+                             + centroid_weight * squared_distances(latent, centroids))
+    return per_cluster.sum(dim=1).mean()
+
+
+def pair_targets(probs: torch.Tensor, clip: float = 0.01) -> torch.Tensor:
+    """Pairwise similarity S = p p^T of (detached) soft assignments, clipped to 0 / 1 near the ends; (n, n)."""
+    probs = probs.detach()
+    probs = torch.where(probs > 1 - clip, torch.ones_like(probs), probs)
+    probs = torch.where(probs < clip, torch.zeros_like(probs), probs)
+    return probs @ probs.T
+
+
+def pairwise_loss(cluster_probs: torch.Tensor, targets: torch.Tensor, similar_above: float, dissimilar_below: float,
+                  weight: float) -> torch.Tensor:
+    """Cellnet loss: pull together pairs with S > zeta, push apart pairs with S < gamma."""
+    same = cluster_probs @ cluster_probs.T  # (n, n)
+    loss = (targets > similar_above).float() * (1 - same) + (targets < dissimilar_below).float() * same
+    return weight * loss.sum()

@@ -1,0 +1,164 @@
+"""The scSMD network (method.md section 2), block by block in reading order, then ScSMD assembling them."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from scsmd.config import ModelConfig
+
+
+class ConvBlock(nn.Module):
+    """[conv3x3 (bias) -> BN -> ReLU] x 2, size kept."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class SqueezeAttention(nn.Module):
+    """A full-resolution branch gated by a half-resolution attention branch: att * res + att."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.res = ConvBlock(channels)
+        self.att = ConvBlock(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        res = self.res(x)
+        att = self.att(F.avg_pool2d(x, 2))  # (n, c, h/2, w/2)
+        att = F.interpolate(att, size=res.shape[-2:], mode="nearest")  # back to (n, c, h, w)
+        return att * res + att
+
+
+class MultiDilatedGate(nn.Module):
+    """MDSAB: parallel dilated 3x3 convs -> 1x1 conv -> sigmoid gate g; returns x + x * g."""
+
+    def __init__(self, channels: int, dilations: tuple[int, ...]):
+        super().__init__()
+        self.branches = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(channels, channels, 3, padding=d, dilation=d), nn.BatchNorm2d(channels))
+            for d in dilations
+        )
+        self.fuse = nn.Sequential(nn.Conv2d(channels * len(dilations), channels, 1, bias=False), nn.BatchNorm2d(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branches = F.relu(torch.cat([branch(x) for branch in self.branches], dim=1))  # (n, 4c, h, w)
+        gate = torch.sigmoid(self.fuse(branches))  # (n, c, h, w)
+        return x + x * gate
+
+
+class Bottleneck(nn.Module):
+    """Residual: 1x1 conv to 64, BN, ReLU, gate, BN, ReLU, 1x1 conv back, BN, + input, ReLU."""
+
+    def __init__(self, channels: int, dilations: tuple[int, ...], width: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            MultiDilatedGate(width, dilations), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, channels, 1, bias=False), nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x + self.net(x))
+
+
+class Encoder(nn.Module):
+    """(n, 1, 28, 28) log-normalized panel -> (n, latent_dim) latent."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        d = config.dilations
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, 32, 5, stride=2, padding=2, bias=False),  # 28 -> 14
+            SqueezeAttention(32), nn.BatchNorm2d(32), nn.ReLU(),
+        )
+        self.stage1 = nn.Sequential(Bottleneck(32, d), nn.Conv2d(32, 64, 5, stride=2, padding=2), nn.ReLU())  # 14 -> 7
+        self.stage2 = nn.Sequential(Bottleneck(64, d), nn.Conv2d(64, 128, 3, stride=2), nn.ReLU())  # 7 -> 3
+        self.stage3 = Bottleneck(128, d)
+        self.to_latent = nn.Linear(128 * 3 * 3, config.latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stage3(self.stage2(self.stage1(self.stem(x))))  # (n, 128, 3, 3)
+        return self.to_latent(x.flatten(1))  # (n, latent_dim)
+
+
+class Decoder(nn.Module):
+    """(n, latent_dim) -> (n, 784) reconstruction of the log-normalized panel."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.from_latent = nn.Linear(config.latent_dim, 128 * 3 * 3)
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(128, 64, 3, stride=2, bias=False), nn.ReLU(),  # 3 -> 7
+            nn.ConvTranspose2d(64, 32, 5, stride=2, padding=1, bias=False), nn.ReLU(),  # 7 -> 15
+            nn.ConvTranspose2d(32, 1, 4, stride=2, padding=2, bias=False),  # 15 -> 28
+        )
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.from_latent(latent)).view(-1, 128, 3, 3)
+        return self.net(x).flatten(1)  # (n, 784)
+
+
+class NBHead(nn.Module):
+    """Negative-binomial mean and dispersion per panel gene from the reconstruction."""
+
+    def __init__(self, n_genes: int):
+        super().__init__()
+        self.mean = nn.Linear(n_genes, n_genes)
+        self.dispersion = nn.Linear(n_genes, n_genes)
+
+    def forward(self, recon: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        nb_mean = torch.clamp(torch.exp(self.mean(recon)), 1e-5, 1e6)
+        nb_dispersion = torch.clamp(F.softplus(self.dispersion(recon)), 1e-4, 1e4)
+        return nb_mean, nb_dispersion
+
+
+class ClusterHead(nn.Module):
+    """Cellnet: latent -> soft cluster assignment (n, n_clusters)."""
+
+    def __init__(self, config: ModelConfig, width: int = 128):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(config.latent_dim, width), nn.BatchNorm1d(width), nn.ReLU(),
+            nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(),
+            nn.Linear(width, config.n_clusters),
+        )
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.net(latent), dim=1)
+
+
+class ScSMD(nn.Module):
+    """Encoder, decoder with NB heads, and the Cellnet cluster head."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        n_pixels = config.image_side**2
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+        self.nb_head = NBHead(n_pixels)
+        self.cluster_head = ClusterHead(config)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        """Xavier-uniform conv and linear weights, zero biases."""
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """latent, reconstruction (n, 784), NB mean and NB dispersion (n, 784)."""
+        latent = self.encoder(x)
+        recon = self.decoder(latent)
+        nb_mean, nb_dispersion = self.nb_head(recon)
+        return latent, recon, nb_mean, nb_dispersion

@@ -1,0 +1,54 @@
+"""Choose the gene panel (scanpy HVGs) and build the training tensors through panel.py's shared transform."""
+from __future__ import annotations
+
+import logging
+
+import anndata as ad
+import numpy as np
+import scanpy as sc
+import scipy.sparse as sp
+import torch
+
+from scsmd.config import PreprocessConfig
+from scsmd.panel import library_sizes, logexpr_panel, match_panel, to_image
+from scsmd.train.trainer import TrainData
+
+log = logging.getLogger(__name__)
+
+
+def select_panel(counts: ad.AnnData, config: PreprocessConfig) -> list[str]:
+    """The method's panel: genes in >= min_cells cells, then the top highly variable genes, in input order."""
+    adata = ad.AnnData(sp.csr_matrix(counts.X, dtype=np.float32), obs=counts.obs[[]], var=counts.var[[]])
+    adata.obs["library"] = library_sizes(adata.X)
+    sc.pp.filter_genes(adata, min_cells=config.min_cells)
+    n_top = min(config.n_genes, adata.n_vars)
+    if config.counts == "reads":
+        sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat_v3")
+    else:
+        scale = np.divide(config.target_sum, adata.obs["library"].to_numpy(),
+                          out=np.zeros(adata.n_obs), where=adata.obs["library"].to_numpy() > 0)
+        adata.X = sp.csr_matrix(sp.diags(scale) @ adata.X)
+        adata.X.data = np.log1p(adata.X.data)
+        sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat")
+    panel = list(adata.var_names[adata.var["highly_variable"].to_numpy()])
+    if len(panel) < config.n_genes:
+        log.warning("only %d genes pass the filter; the panel is zero-padded to %d", len(panel), config.image_side**2)
+    return panel
+
+
+def size_factors(counts: sp.spmatrix) -> np.ndarray:
+    """Per-cell library size over its median (DCA / scDeepCluster), scaling the NB mean to each cell's depth."""
+    library = library_sizes(counts)
+    return library / np.median(library[library > 0])
+
+
+def training_data(counts: ad.AnnData, panel: list[str], config: PreprocessConfig) -> TrainData:
+    """Images of the log-normalized panel, the panel's raw counts and the size factors, as tensors."""
+    match = match_panel(list(counts.var_names), panel)
+    logexpr = logexpr_panel(counts.X, match, target_sum=config.target_sum)
+    panel_counts = sp.csr_matrix(counts.X)[:, match.columns].toarray().astype(np.float32)
+    return TrainData(
+        images=torch.from_numpy(to_image(logexpr, config.image_side)),
+        counts=torch.from_numpy(panel_counts),
+        size_factors=torch.from_numpy(size_factors(counts.X).astype(np.float32)),
+    )

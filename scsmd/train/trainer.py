@@ -1,0 +1,237 @@
+"""The three stages: pretrain the autoencoder -> fuzzy clustering module -> Cellnet module; no labels anywhere."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+
+from scsmd.config import ModelConfig, TrainConfig
+from scsmd.errors import ScsmdError
+from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, nb_nll, pair_targets, pairwise_loss
+from scsmd.train.model import ScSMD
+
+log = logging.getLogger(__name__)
+
+EpochCallback = Callable[[dict], None]
+
+
+@dataclass
+class TrainData:
+    """Tensors of one training set: images (n, 1, 28, 28), panel counts (n, g), size factors (n,)."""
+
+    images: torch.Tensor
+    counts: torch.Tensor
+    size_factors: torch.Tensor
+
+    @property
+    def n_cells(self) -> int:
+        """Number of cells."""
+        return self.images.shape[0]
+
+    @property
+    def n_genes(self) -> int:
+        """Real (unpadded) panel genes."""
+        return self.counts.shape[1]
+
+
+@dataclass
+class TrainResult:
+    """What training produced: the model, the final latent, clusters and centroids, and per-epoch history."""
+
+    model: ScSMD
+    latent: np.ndarray  # (n_cells, latent_dim) float32
+    labels: np.ndarray  # (n_cells,) int, nearest final centroid
+    centroids: np.ndarray  # (n_clusters, latent_dim) float64
+    head_agreement: float  # fraction of cells whose Cellnet argmax equals the final cluster
+    device: str
+    history: list[dict] = field(default_factory=list)
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is an error."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ScsmdError("--device cuda was asked for but no CUDA GPU is available; use --device auto or cpu")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def _batches(n_cells: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Shuffled index batches; a trailing batch of one cell is dropped (BatchNorm needs two)."""
+    order = torch.randperm(n_cells, generator=generator)
+    for start in range(0, n_cells, batch_size):
+        batch = order[start:start + batch_size]
+        if len(batch) >= 2:
+            yield batch
+
+
+@torch.no_grad()
+def encode(model: ScSMD, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Latent of every cell in eval mode, (n, latent_dim)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    latent = torch.cat([model.encoder(images[i:i + batch_size].to(device)) for i in range(0, len(images), batch_size)])
+    model.train(was_training)
+    return latent
+
+
+def _weighted_centroids(latent: torch.Tensor, centroids: torch.Tensor, fuzzifier: float) -> torch.Tensor:
+    """Centroids re-estimated as membership**m-weighted means of the latent."""
+    weights = fuzzy_memberships(latent, centroids, fuzzifier) ** fuzzifier  # (n, k)
+    return (weights.T @ latent) / weights.sum(dim=0)[:, None].clamp_min(1e-12)
+
+
+def _reconstruction_errors(model: ScSMD, x: torch.Tensor, counts: torch.Tensor, size_factors: torch.Tensor
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Latent, per-cell MSE of the panel genes, and per-cell mean NB NLL of their raw counts."""
+    latent, recon, nb_mean, nb_dispersion = model(x)
+    n_genes = counts.shape[1]
+    recon_error = (recon[:, :n_genes] - x.flatten(1)[:, :n_genes]).pow(2).mean(dim=1)
+    nb_error = nb_nll(counts, nb_mean[:, :n_genes] * size_factors[:, None], nb_dispersion[:, :n_genes]).mean(dim=1)
+    return latent, recon_error, nb_error
+
+
+class _Stage:
+    """Times one stage's epochs and reports them to the history and the callback."""
+
+    def __init__(self, name: str, n_epochs: int, n_cells: int, history: list[dict], on_epoch: EpochCallback | None):
+        self.name, self.n_epochs, self.n_cells = name, n_epochs, n_cells
+        self.history, self.on_epoch = history, on_epoch
+
+    def epochs(self) -> Iterator[int]:
+        """Yield epoch indices; the caller sets `self.loss` inside each. Epoch 0 announces the stage."""
+        if self.on_epoch is not None and self.n_epochs > 0:
+            self.on_epoch({"stage": self.name, "epoch": 0, "n_epochs": self.n_epochs})
+        for epoch in range(self.n_epochs):
+            self.loss = float("nan")
+            start = time.perf_counter()
+            yield epoch
+            seconds = time.perf_counter() - start
+            record = {"stage": self.name, "epoch": epoch + 1, "n_epochs": self.n_epochs, "loss": self.loss,
+                      "seconds": seconds, "cells_per_s": self.n_cells / max(seconds, 1e-9)}
+            self.history.append(record)
+            log.debug("%s epoch %d/%d loss %.5f", self.name, epoch + 1, self.n_epochs, self.loss)
+            if self.on_epoch is not None:
+                self.on_epoch(record)
+
+
+def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torch.Generator, stage: _Stage) -> None:
+    """Stage 1: the autoencoder learns to reconstruct the panel (MSE), Adam."""
+    device = next(model.parameters()).device
+    params = [*model.encoder.parameters(), *model.decoder.parameters()]
+    optimizer = torch.optim.Adam(params, lr=config.pretrain_lr)
+    for _ in stage.epochs():
+        total = 0.0
+        for batch in _batches(data.n_cells, config.batch_size, generator):
+            x = data.images[batch].to(device)
+            recon = model.decoder(model.encoder(x))
+            n_genes = data.n_genes
+            loss = (recon[:, :n_genes] - x.flatten(1)[:, :n_genes]).pow(2).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        stage.loss = total / data.n_cells
+
+
+def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: TrainConfig,
+                generator: torch.Generator, stage: _Stage) -> torch.Tensor:
+    """Stage 2: reconstruction + centroid pull + NB on counts, weighted by fuzzy memberships; returns centroids."""
+    device = centroids.device
+    params = [*model.encoder.parameters(), *model.decoder.parameters(), *model.nb_head.parameters()]
+    optimizer = torch.optim.SGD(params, lr=config.fuzzy_lr, momentum=config.fuzzy_momentum)
+    for epoch in stage.epochs():
+        total = 0.0
+        for batch in _batches(data.n_cells, config.batch_size, generator):
+            x = data.images[batch].to(device)
+            latent, recon_error, nb_error = _reconstruction_errors(
+                model, x, data.counts[batch].to(device), data.size_factors[batch].to(device))
+            weights = fuzzy_memberships(latent.detach(), centroids, config.fuzzifier) ** config.fuzzifier
+            loss = fuzzy_loss(recon_error, nb_error, latent, centroids, weights,
+                              config.centroid_weight, config.nb_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        stage.loss = total / data.n_cells
+        if (epoch + 1) % config.centroid_update_every == 0:
+            centroids = _weighted_centroids(encode(model, data.images), centroids, config.fuzzifier)
+    return centroids
+
+
+def cellnet_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: TrainConfig,
+                  generator: torch.Generator, stage: _Stage) -> torch.Tensor:
+    """Stage 3: the Cellnet head learns pairwise same/different from fuzzy memberships, then from itself."""
+    device = centroids.device
+    optimizer = torch.optim.Adam([
+        {"params": model.cluster_head.parameters(), "lr": config.head_lr},
+        {"params": model.encoder.parameters(), "lr": config.cellnet_ae_lr},
+    ])
+    for epoch in stage.epochs():
+        total = 0.0
+        use_fuzzy_targets = epoch <= config.fuzzy_target_epochs
+        for batch in _batches(data.n_cells, config.batch_size, generator):
+            latent = model.encoder(data.images[batch].to(device))
+            cluster_probs = model.cluster_head(latent)
+            source = fuzzy_memberships(latent.detach(), centroids, config.fuzzifier) if use_fuzzy_targets else cluster_probs
+            loss = pairwise_loss(cluster_probs, pair_targets(source), config.similar_above, config.dissimilar_below,
+                                 config.pair_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        stage.loss = total / data.n_cells
+        if use_fuzzy_targets:
+            centroids = _weighted_centroids(encode(model, data.images), centroids, config.fuzzifier)
+    return centroids
+
+
+def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.ndarray, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Centroids in which the head's clusters live: its cluster means refined by Lloyd steps, so nearest-centroid
+    assignment reproduces the labels exactly; empty head clusters start from the fuzzy centroids."""
+    init = fallback.copy()
+    for k in np.unique(head_labels):
+        init[k] = latent[head_labels == k].mean(axis=0)
+    kmeans = KMeans(n_clusters=len(init), init=init, n_init=1, random_state=seed).fit(latent.astype(np.float64))
+    centroids = kmeans.cluster_centers_
+    labels = ((latent[:, None, :] - centroids[None]) ** 2).sum(-1).argmin(axis=1)
+    return labels, centroids
+
+
+def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
+                on_epoch: EpochCallback | None = None) -> TrainResult:
+    """Run the three stages on one device and return the model with its clusters; same seed, same result."""
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    model = ScSMD(model_config).to(device)
+    model.train()
+    history: list[dict] = []
+
+    def stage(name: str, n_epochs: int) -> _Stage:
+        return _Stage(name, n_epochs, data.n_cells, history, on_epoch)
+
+    pretrain(model, data, config, generator, stage("pretrain", config.pretrain_epochs))
+    latent = encode(model, data.images)
+    kmeans = KMeans(n_clusters=model_config.n_clusters, n_init=10, random_state=config.seed)
+    centroids = torch.as_tensor(kmeans.fit(latent.cpu().numpy()).cluster_centers_, dtype=torch.float32, device=device)
+    centroids = fuzzy_stage(model, data, centroids, config, generator, stage("fuzzy", config.fuzzy_epochs))
+    centroids = cellnet_stage(model, data, centroids, config, generator, stage("cellnet", config.cellnet_epochs))
+
+    model.eval()
+    latent = encode(model, data.images)
+    with torch.no_grad():
+        head_labels = model.cluster_head(latent).argmax(dim=1).cpu().numpy()
+    latent_np = latent.cpu().numpy()
+    labels, final_centroids = final_clusters(latent_np, head_labels, centroids.cpu().numpy().astype(np.float64), config.seed)
+    agreement = float((labels == head_labels).mean())
+    log.info("final clusters: nearest-centroid agrees with the Cellnet head on %.1f%% of cells", 100 * agreement)
+    return TrainResult(model.cpu(), latent_np, labels, final_centroids, agreement, str(device), history)

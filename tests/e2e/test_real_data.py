@@ -1,0 +1,88 @@
+"""Real data, whole process: CLI train -> export -> embed in a fresh process -> scores and agreement."""
+import json
+import subprocess
+import sys
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import real_data
+
+pytestmark = pytest.mark.slow
+
+ARI_FLOOR = 0.2  # chance is 0; a 3-epoch-per-stage run scored 0.33 here (bench/README.md)
+
+
+def scsmd(*args, cwd):
+    result = subprocess.run([sys.executable, "-m", "scsmd", *map(str, args)], cwd=cwd, capture_output=True, text=True)
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("e2e")
+    source = real_data("baron_mouse_1886.h5ad")
+    result = scsmd("train", source, "-k", 13, "--name", "baron", "--label-key", "cell_type", "--export", "-o",
+                   folder / "baron_scsmd.h5ad", "--pretrain-epochs", 3, "--fuzzy-epochs", 3, "--cellnet-epochs", 3,
+                   cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return folder, source, result
+
+
+def test_bundle_outputs_and_quality(trained):
+    folder, source, result = trained
+    manifest = json.loads((folder / "models" / "baron" / "manifest.json").read_text())
+    assert len(manifest["panel"]) == 784 and np.asarray(manifest["centroids"]).shape == (13, 10)
+    assert set(manifest["sha256"]) == {"model.pt", "reference_cells.npy", "encoder.onnx", "encoder.ts"}
+    assert {e["label"] for e in manifest["cluster_labels"]} <= set(ad.read_h5ad(source).obs["cell_type"])
+    assert [h["stage"] for h in manifest["history"]].count("fuzzy") == 3
+
+    out = ad.read_h5ad(folder / "baron_scsmd.h5ad")
+    original = ad.read_h5ad(source)
+    assert list(out.obs_names) == list(original.obs_names)
+    assert out.obsm["X_scsmd"].shape == (1886, 10) and out.obs["scsmd_cluster"].dtype == "category"
+    uspace = pd.read_csv(folder / "baron_uspace.csv", index_col=0)
+    clusters = pd.read_csv(folder / "baron_clusters.csv", index_col=0)
+    assert list(uspace.index) == list(original.obs_names) == list(clusters.index)
+    np.testing.assert_allclose(uspace.to_numpy(), out.obsm["X_scsmd"], rtol=1e-5, atol=1e-6)
+
+    metrics = out.uns["scsmd"]["metrics"]
+    assert metrics["ari"] > ARI_FLOOR, metrics
+    assert f"ARI {metrics['ari']:.3f}" in result.stdout
+
+
+def test_embed_a_second_file_reproduces_clusters(trained, tmp_path):
+    folder, _, _ = trained
+    out = ad.read_h5ad(folder / "baron_scsmd.h5ad")
+    query = ad.AnnData(out.X, obs=out.obs[["cell_type"]], var=out.var)
+    query = query[::-1, np.random.default_rng(0).permutation(query.n_vars)].copy()  # other cell and gene order
+    query.write_h5ad(tmp_path / "query.h5ad")
+    result = scsmd("embed", tmp_path / "query.h5ad", "--model", folder / "models" / "baron", "-o",
+                   tmp_path / "q_out.h5ad", "--batch-size", 500, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    embedded = ad.read_h5ad(tmp_path / "q_out.h5ad")
+    reference = out[embedded.obs_names]
+    assert np.abs(embedded.obsm["X_scsmd"] - reference.obsm["X_scsmd"]).max() < 1e-4
+    assert (embedded.obs["scsmd_cluster"].astype(str) == reference.obs["scsmd_cluster"].astype(str)).mean() >= 0.99
+    assert {"scsmd_confidence", "scsmd_distance", "scsmd_novel", "scsmd_label"} <= set(embedded.obs)
+    assert embedded.uns["scsmd"]["provider"] in ("cpu", "cuda")
+
+    ts = scsmd("embed", tmp_path / "query.h5ad", "--model", folder / "models" / "baron", "--backend", "torchscript",
+               "-o", tmp_path / "ts.h5ad", "--results-only", cwd=tmp_path)
+    assert ts.returncode == 0, ts.stderr
+    np.testing.assert_allclose(ad.read_h5ad(tmp_path / "ts.h5ad").obsm["X_scsmd"], embedded.obsm["X_scsmd"], atol=1e-4)
+
+
+def test_tampered_bundle_is_refused(trained, tmp_path):
+    import shutil
+
+    folder, source, _ = trained
+    copy = tmp_path / "baron"
+    shutil.copytree(folder / "models" / "baron", copy)
+    with open(copy / "encoder.onnx", "ab") as handle:
+        handle.write(b"\0")
+    result = scsmd("embed", source, "--model", copy, "-o", tmp_path / "x.h5ad", cwd=tmp_path)
+    assert result.returncode == 2 and "sha256" in result.stderr
+    assert not (tmp_path / "x.h5ad").exists()

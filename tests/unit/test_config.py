@@ -1,0 +1,33 @@
+import pytest
+
+from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, from_dict, to_dict
+from scsmd.errors import ScsmdError
+
+
+@pytest.mark.parametrize("make", [
+    lambda: PreprocessConfig(n_genes=785),
+    lambda: PreprocessConfig(counts="fpkm"),
+    lambda: ModelConfig(n_clusters=1),
+    lambda: ModelConfig(dilations=()),
+    lambda: TrainConfig(fuzzifier=1.0),
+    lambda: TrainConfig(batch_size=1),
+    lambda: TrainConfig(device="tpu"),
+    lambda: TrainConfig(similar_above=0.1, dissimilar_below=0.2),
+    lambda: ExportConfig(formats=("tflite",)),
+    lambda: EmbedConfig(min_gene_overlap=1.5),
+])
+def test_bad_values_are_user_errors(make):
+    with pytest.raises(ScsmdError):
+        make()
+
+
+def test_round_trip_through_dict():
+    config = ModelConfig(n_clusters=5, dilations=(1, 3))
+    assert from_dict(ModelConfig, to_dict(config)) == config
+    assert to_dict(config)["dilations"] == [1, 3]
+
+
+def test_published_defaults():
+    train, model, prep = TrainConfig(), ModelConfig(), PreprocessConfig()
+    assert (prep.n_genes, model.latent_dim, train.batch_size, train.fuzzifier) == (784, 10, 100, 1.5)
+    assert (train.fuzzy_lr, train.head_lr, train.similar_above, train.dissimilar_below) == (1e-6, 1e-3, 0.8, 0.2)

@@ -1,0 +1,89 @@
+import json
+
+import anndata as ad
+import numpy as np
+import pytest
+
+import scsmd
+from scsmd import api
+from scsmd.bundle import MANIFEST, ONNX, Bundle
+from scsmd.config import EmbedConfig, ExportConfig
+from scsmd.errors import ScsmdError
+from scsmd.train import export as export_module
+
+
+def test_export_recorded_in_manifest(tiny_bundle):
+    folder, _ = tiny_bundle
+    bundle = Bundle.load(folder)
+    for fmt in ("onnx", "torchscript"):
+        report = bundle.manifest["exports"][fmt]
+        assert report["max_abs_diff"] <= 1e-4 and report["cluster_agreement"] >= 0.99
+        assert report["file"] in bundle.manifest["sha256"]
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torchscript"])
+def test_training_cells_reproduce_training_latent(tiny_bundle, backend):
+    folder, trained = tiny_bundle
+    out = scsmd.embed(trained, model=folder, config=EmbedConfig(backend=backend), copy=True)
+    assert np.abs(out.obsm["X_scsmd"] - trained.obsm["X_scsmd"]).max() < 1e-4
+    assert (out.obs["scsmd_cluster"] == trained.obs["scsmd_cluster"]).mean() >= 0.99
+    assert out.uns["scsmd"]["provider"] == "cpu" and out.uns["scsmd"]["gene_overlap"] == 1.0
+    assert set(out.obs["scsmd_label"].cat.categories) >= {"unassigned"}
+
+
+def test_copy_and_key_added_semantics(tiny_bundle):
+    folder, trained = tiny_bundle
+    adata = trained.copy()
+    del adata.obsm["X_scsmd"]
+    assert scsmd.embed(adata, model=folder, key_added="X_new") is None
+    assert "X_new" in adata.obsm and "X_scsmd" not in adata.obsm
+
+
+def test_chunked_embed_equals_one_shot_in_cell_order(tiny_bundle, tmp_path):
+    folder, trained = tiny_bundle
+    shuffled = trained[np.random.default_rng(0).permutation(trained.n_obs)].copy()
+    shuffled.write_h5ad(tmp_path / "q.h5ad")
+    small, _ = api.embed_file(tmp_path / "q.h5ad", tmp_path / "a.h5ad", model=folder, config=EmbedConfig(chunk_size=7))
+    whole, _ = api.embed_file(tmp_path / "q.h5ad", tmp_path / "b.h5ad", model=folder, config=EmbedConfig(chunk_size=10_000))
+    assert list(small.obs_names) == list(shuffled.obs_names)
+    np.testing.assert_allclose(small.obsm["X_scsmd"], whole.obsm["X_scsmd"], atol=1e-5)
+    assert (small.obs["scsmd_cluster"] == whole.obs["scsmd_cluster"]).all()
+    written = ad.read_h5ad(tmp_path / "a.h5ad")
+    np.testing.assert_array_equal(written.X.toarray(), shuffled.X.toarray())  # the input's cells kept
+    assert "cell_type" in written.obs and "scsmd_label" in written.obs and written.uns["scsmd"]["model"] == "tiny"
+
+
+def test_missing_genes_zeroed_and_reported_then_refused(tiny_bundle):
+    folder, trained = tiny_bundle
+    panel = Bundle.load(folder).panel
+    partial = trained[:, [g for g in trained.var_names if g not in set(panel[:100])]].copy()
+    out = scsmd.embed(partial, model=folder, copy=True)
+    assert out.uns["scsmd"]["n_missing_genes"] == 100 and out.uns["scsmd"]["missing_genes"][0] == panel[0]
+    with pytest.raises(ScsmdError, match="minimum overlap"):
+        scsmd.embed(partial, model=folder, config=EmbedConfig(min_gene_overlap=0.95))
+
+
+def test_failed_export_check_writes_nothing(tiny_bundle, tmp_path):
+    folder, _ = tiny_bundle
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    (copy / ONNX).unlink()
+    manifest = json.loads((copy / MANIFEST).read_text())
+    del manifest["sha256"][ONNX]
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    before = (copy / MANIFEST).read_text()
+    with pytest.raises(ScsmdError, match="fails its check"):
+        export_module.export_bundle(Bundle.load(copy), ExportConfig(formats=("onnx",), atol=-1.0))
+    assert not (copy / ONNX).exists() and (copy / MANIFEST).read_text() == before
+
+
+def test_cuda_provider_without_gpu_is_a_clear_error(tiny_bundle):
+    from scsmd.infer.encoder import OnnxEncoder
+
+    folder, trained = tiny_bundle
+    if OnnxEncoder(folder / ONNX, "auto").provider == "cuda":
+        pytest.skip("a CUDA GPU works here")
+    with pytest.raises(ScsmdError, match="provider cuda"):
+        scsmd.embed(trained, model=folder, config=EmbedConfig(provider="cuda"), copy=True)

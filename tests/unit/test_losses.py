@@ -1,0 +1,43 @@
+import numpy as np
+import torch
+from scipy.stats import nbinom
+
+from scsmd.infer.assign import assign_clusters
+from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, nb_nll, pair_targets, pairwise_loss
+
+
+def test_nb_nll_matches_scipy():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 50, (5, 7)).astype(np.float64)
+    mu, theta = rng.uniform(0.1, 30, (5, 7)), rng.uniform(0.2, 10, (5, 7))
+    ours = nb_nll(*(torch.tensor(a) for a in (x, mu, theta)), eps=0.0).numpy()
+    np.testing.assert_allclose(ours, -nbinom.logpmf(x, theta, theta / (theta + mu)), rtol=1e-8)
+
+
+def test_memberships_sum_to_one_and_match_direct_formula():
+    latent, centroids, m = torch.randn(6, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64), 1.5
+    probs = fuzzy_memberships(latent, centroids, m)
+    torch.testing.assert_close(probs.sum(1), torch.ones(6, dtype=torch.float64))
+    d = ((latent[:, None] - centroids[None]) ** 2).sum(-1)
+    direct = d ** (-1 / (m - 1)) / (d ** (-1 / (m - 1))).sum(1, keepdim=True)
+    torch.testing.assert_close(probs, direct)
+    numpy_side = assign_clusters(latent.numpy(), centroids.numpy(), m)
+    np.testing.assert_allclose(numpy_side.confidence, direct.max(1).values.numpy(), rtol=1e-5)
+
+
+def test_fuzzy_loss_is_the_per_cluster_sum():
+    recon, nb, latent, centroids = torch.rand(5), torch.rand(5), torch.randn(5, 2), torch.randn(3, 2)
+    weights = fuzzy_memberships(latent, centroids, 1.5) ** 1.5
+    loss = fuzzy_loss(recon, nb, latent, centroids, weights, 0.2, 0.1)
+    per_cluster = [(weights[:, i] * (recon + 0.1 * nb + 0.2 * ((latent - centroids[i]) ** 2).sum(1))).mean()
+                   for i in range(3)]
+    torch.testing.assert_close(loss, sum(per_cluster))
+
+
+def test_pairwise_loss_rewards_agreeing_pairs():
+    targets = pair_targets(torch.tensor([[0.995, 0.005], [0.995, 0.005], [0.005, 0.995]]))
+    torch.testing.assert_close(targets, torch.tensor([[1.0, 1, 0], [1, 1, 0], [0, 0, 1]]))
+    good = torch.tensor([[1.0, 0], [1, 0], [0, 1]])
+    bad = torch.tensor([[1.0, 0], [0, 1], [1, 0]])
+    assert pairwise_loss(good, targets, 0.8, 0.2, 1.0) == 0
+    assert pairwise_loss(bad, targets, 0.8, 0.2, 1.0) == 4

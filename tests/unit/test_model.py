@@ -1,0 +1,39 @@
+import torch
+
+from scsmd.config import ModelConfig
+from scsmd.train.model import (Bottleneck, ClusterHead, ConvBlock, Decoder, Encoder, MultiDilatedGate, NBHead, ScSMD,
+                               SqueezeAttention)
+
+CONFIG = ModelConfig(n_clusters=5)
+
+
+def test_block_shapes():
+    x = torch.randn(3, 32, 14, 14)
+    assert ConvBlock(32)(x).shape == x.shape
+    assert SqueezeAttention(32)(x).shape == x.shape
+    assert MultiDilatedGate(64, (2, 4, 6, 8))(torch.randn(3, 64, 7, 7)).shape == (3, 64, 7, 7)
+    assert Bottleneck(128, (2, 4, 6, 8))(torch.randn(3, 128, 3, 3)).shape == (3, 128, 3, 3)
+
+
+def test_network_shapes():
+    model = ScSMD(CONFIG).eval()
+    latent, recon, nb_mean, nb_dispersion = model(torch.rand(4, 1, 28, 28))
+    assert latent.shape == (4, 10) and recon.shape == nb_mean.shape == nb_dispersion.shape == (4, 784)
+    assert Encoder(CONFIG)(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert Decoder(CONFIG)(torch.rand(2, 10)).shape == (2, 784)
+    probs = ClusterHead(CONFIG).eval()(latent)
+    torch.testing.assert_close(probs.sum(1), torch.ones(4))
+    mean, dispersion = NBHead(784)(recon)
+    assert mean.min() >= 1e-5 and dispersion.min() >= 1e-4
+
+
+def test_gate_and_latent_are_configurable():
+    model = ScSMD(ModelConfig(n_clusters=3, latent_dim=16, dilations=(1, 2)))
+    assert model.encoder(torch.rand(2, 1, 28, 28)).shape == (2, 16)
+    assert len(model.encoder.stage3.net[3].branches) == 2
+
+
+def test_encoder_size_and_xavier_init():
+    model = ScSMD(CONFIG)
+    assert 0.69e6 < sum(p.numel() for p in model.encoder.parameters()) < 0.71e6
+    assert torch.all(model.encoder.to_latent.bias == 0)

@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from scsmd.errors import ScsmdError
+from scsmd.panel import logexpr_panel, match_panel, to_image
+
+
+def test_genes_matched_by_name_not_position():
+    counts = sp.csr_matrix(np.array([[1.0, 2.0, 7.0], [0.0, 4.0, 6.0]]))
+    match = match_panel(["b", "x", "a"], ["a", "b", "missing"])
+    assert list(match.columns) == [2, 0, -1] and match.missing == ["missing"]
+    out = logexpr_panel(counts, match, target_sum=100)
+    library = np.array([10.0, 10.0])  # over all genes, including the one outside the panel
+    expected = np.log1p(np.array([[7.0, 1.0, 0.0], [6.0, 0.0, 0.0]]) / library[:, None] * 100)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_overlap_floor_and_no_overlap():
+    with pytest.raises(ScsmdError, match="1 of 3 panel genes"):
+        match_panel(["a", "z"], ["a", "b", "c"], min_overlap=0.5)
+    with pytest.raises(ScsmdError, match="none of the model"):
+        match_panel(["z"], ["a", "b"])
+
+
+def test_empty_cell_is_zero_not_nan():
+    out = logexpr_panel(sp.csr_matrix(np.zeros((1, 2))), match_panel(["a", "b"], ["a", "b"]))
+    assert np.all(out == 0)
+
+
+def test_image_row_major_and_padded():
+    image = to_image(np.arange(1, 31, dtype=np.float32).reshape(1, 30), side=28)
+    assert image.shape == (1, 1, 28, 28)
+    assert image[0, 0, 0, 27] == 28 and image[0, 0, 1, 1] == 30 and image[0, 0, 1, 2] == 0
+    with pytest.raises(ScsmdError):
+        to_image(np.zeros((1, 785), np.float32))

@@ -1,0 +1,62 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+import scsmd
+from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig
+from scsmd.errors import ScsmdError
+from scsmd.train.preprocess import select_panel, training_data
+from scsmd.train.trainer import train_model
+
+FAST = TrainConfig(batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cellnet_epochs=1)
+
+
+def test_panel_and_tensors(counts):
+    config = PreprocessConfig(n_genes=500)
+    panel = select_panel(counts, config)
+    assert len(panel) == 500 and panel == [g for g in counts.var_names if g in set(panel)]  # input order
+    data = training_data(counts, panel, config)
+    assert data.images.shape == (240, 1, 28, 28) and data.counts.shape == (240, 500)
+    assert torch.all(data.images.flatten(1)[:, 500:] == 0)  # zero padding after the panel
+    assert torch.isclose(data.size_factors.median(), torch.tensor(1.0), atol=0.02)
+
+
+def test_same_seed_same_model_on_cpu(counts):
+    data = training_data(counts, select_panel(counts, PreprocessConfig()), PreprocessConfig())
+    runs = [train_model(data, ModelConfig(n_clusters=3), FAST) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].latent, runs[1].latent)
+    np.testing.assert_array_equal(runs[0].labels, runs[1].labels)
+    assert [r["stage"] for r in runs[0].history] == ["pretrain", "fuzzy", "cellnet"]
+    other = train_model(data, ModelConfig(n_clusters=3), dataclasses.replace(FAST, seed=1))
+    assert not np.array_equal(other.latent, runs[0].latent)
+
+
+def test_labels_never_reach_training(counts):
+    shuffled = counts.copy()
+    shuffled.obs["cell_type"] = np.random.default_rng(0).permutation(counts.obs["cell_type"].to_numpy())
+    a = scsmd.train(counts, n_clusters=3, label_key="cell_type", train_config=FAST)
+    b = scsmd.train(shuffled, n_clusters=3, label_key="cell_type", train_config=FAST)
+    np.testing.assert_array_equal(a.latent, b.latent)
+    np.testing.assert_array_equal(a.centroids, b.centroids)
+    for key, value in a.model.state_dict().items():
+        torch.testing.assert_close(value, b.model.state_dict()[key])
+
+
+def test_final_clusters_are_nearest_centroid(counts):
+    result = scsmd.train(counts, n_clusters=3, train_config=FAST)
+    d = ((result.latent[:, None, :] - result.centroids[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(d.argmin(1), result.labels)
+    assert counts.obs["scsmd_cluster"].dtype == "category" and counts.obsm["X_scsmd"].shape == (240, 10)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_clusters": 1}, "--n-clusters"),
+    ({"n_clusters": 500}, "--n-clusters"),
+    ({"n_clusters": 3, "label_key": "nope"}, "label key"),
+    ({"n_clusters": 3, "train_config": TrainConfig(batch_size=300)}, "batch size"),
+])
+def test_bad_training_requests(counts, kwargs, message):
+    with pytest.raises(ScsmdError, match=message):
+        scsmd.train(counts, **kwargs)
