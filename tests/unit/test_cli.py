@@ -37,3 +37,31 @@ def test_user_errors_are_one_line_exit_2_and_write_nothing(cells, args, message)
 
 def test_usage_error_is_exit_2(cells):
     assert scsmd("train", cwd=cells).returncode == 2
+
+
+def test_preprocess_writes_panel_counts_and_reference_csv(cells):
+    result = scsmd("preprocess", "cells.h5ad", "-o", "pre.h5ad", "--n-genes", 300, "--csv", "pre.csv", cwd=cells)
+    assert result.returncode == 0, result.stderr
+    import anndata as ad
+    import numpy as np
+    import pandas as pd
+
+    out = ad.read_h5ad(cells / "pre.h5ad")
+    assert out.shape == (240, 300) and out.var["scsmd_panel"].all()
+    assert out.uns["scsmd_preprocess"]["params"]["n_genes"] == 300
+    library = out.obs["library_size"].to_numpy()
+    expected = np.log1p(out.layers["counts"].toarray() / library[:, None] * 1e4)
+    np.testing.assert_allclose(out.X, expected, rtol=1e-5)
+    table = pd.read_csv(cells / "pre.csv", index_col=0)
+    assert table.shape == (240, 300) and list(table.columns) == list(out.var_names)
+    again = scsmd("preprocess", "cells.h5ad", "-o", "pre.h5ad", cwd=cells)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_reads_flavor_selects_a_panel(counts):
+    from scsmd.config import PreprocessConfig
+    from scsmd.train.preprocess import select_panel
+
+    umi = select_panel(counts, PreprocessConfig(n_genes=200))
+    reads = select_panel(counts, PreprocessConfig(n_genes=200, counts="reads"))
+    assert len(reads) == 200 and reads != umi
