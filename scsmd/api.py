@@ -58,10 +58,11 @@ def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig
     adata = adata.copy() if copy else adata
     panel = select_panel(adata, config)
     counts = sp.csr_matrix(adata.X, dtype=np.float32)
-    logexpr = logexpr_panel(counts, match_panel(list(adata.var_names), panel), target_sum=config.target_sum)
+    match = match_panel(list(adata.var_names), panel)
+    logexpr = logexpr_panel(counts, match, target_sum=config.target_sum)
     adata.obs["library_size"] = library_sizes(counts)
     adata.obs["size_factors"] = size_factors(counts)
-    adata._inplace_subset_var(np.asarray(match_panel(list(adata.var_names), panel).columns))
+    adata._inplace_subset_var(match.columns)
     adata.layers["counts"] = sp.csr_matrix(adata.X, dtype=np.float32)
     adata.X = logexpr
     adata.var["scsmd_panel"] = True

@@ -152,7 +152,7 @@ def train(
     train_config = TrainConfig(batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
                                fuzzy_epochs=fuzzy_epochs, cellnet_epochs=cellnet_epochs)
     preprocess_config = PreprocessConfig(n_genes=n_genes, counts="reads" if reads else "umi")
-    model_config = ModelConfig(n_clusters=max(n_clusters, 2), latent_dim=latent_dim)
+    model_config = ModelConfig(latent_dim=latent_dim)  # n_clusters is set by api.train
     name = name or input.name.split(".")[0]
     adata = read_counts(input, transpose=transpose)
     _train_and_write(adata, name=name, n_clusters=n_clusters, models_dir=models_dir, label_key=label_key,
@@ -189,11 +189,11 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
 ) -> None:
     """ARI, NMI and Hungarian-matched accuracy of clusters against labels."""
-    scores = api.evaluate(read_counts_any(input), label_key=label_key, cluster_key=cluster_key)
+    scores = api.evaluate(_read_annotated(input), label_key=label_key, cluster_key=cluster_key)
     typer.echo(json.dumps(scores) if as_json else "  ".join(f"{k.upper()} {v:.4f}" for k, v in scores.items()))
 
 
-def read_counts_any(path: Path):
+def _read_annotated(path: Path):
     """An .h5ad as it is (clusters and labels live in obs), other formats through read_counts."""
     import anndata as ad
 

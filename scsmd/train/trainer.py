@@ -229,7 +229,9 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
     model.eval()
     latent = encode(model, data.images)
     with torch.no_grad():
-        head_labels = model.cluster_head(latent).argmax(dim=1).cpu().numpy()
+        probs = model.cluster_head(latent) if config.cellnet_epochs > 0 else \
+            fuzzy_memberships(latent, centroids, config.fuzzifier)  # an untrained head has no clusters
+        head_labels = probs.argmax(dim=1).cpu().numpy()
     latent_np = latent.cpu().numpy()
     labels, final_centroids = final_clusters(latent_np, head_labels, centroids.cpu().numpy().astype(np.float64), config.seed)
     agreement = float((labels == head_labels).mean())

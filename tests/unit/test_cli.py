@@ -65,3 +65,21 @@ def test_reads_flavor_selects_a_panel(counts):
     umi = select_panel(counts, PreprocessConfig(n_genes=200))
     reads = select_panel(counts, PreprocessConfig(n_genes=200, counts="reads"))
     assert len(reads) == 200 and reads != umi
+
+
+def test_embed_refuses_bad_inputs_without_writing(tiny_bundle, tmp_path):
+    import anndata as ad
+    import numpy as np
+
+    folder, trained = tiny_bundle
+    renamed = trained.copy()
+    renamed.var_names = [f"other{i}" for i in range(renamed.n_vars)]
+    renamed.write_h5ad(tmp_path / "renamed.h5ad")
+    negative = trained.copy()
+    negative.X.data[0] = -1
+    negative.write_h5ad(tmp_path / "negative.h5ad")
+    ad.AnnData(np.zeros((0, 3), np.float32)).write_h5ad(tmp_path / "empty.h5ad")
+    for name, message in (("renamed", "none of the model"), ("negative", "negative"), ("empty", "no cells")):
+        result = scsmd("embed", f"{name}.h5ad", "--model", folder, "-o", "out.h5ad", cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert not (tmp_path / "out.h5ad").exists()
