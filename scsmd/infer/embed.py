@@ -72,13 +72,14 @@ def embed_chunks(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names:
     encoder = open_encoder(bundle, config)
     log.info("embedding with %s on %s", config.backend, encoder.provider)
     preprocess = bundle.preprocess
+    centroids, fuzzifier, radius = bundle.centroids, bundle.fuzzifier, bundle.novelty_radius
     names: list[str] = []
     latents, assignments = [], []
     for chunk_names, counts in chunks:
         images = to_image(logexpr_panel(counts, match, target_sum=preprocess["target_sum"]), preprocess["image_side"])
         latent = encoder(images)
         latents.append(latent)
-        assignments.append(assign_clusters(latent, bundle.centroids, bundle.fuzzifier, bundle.novelty_radius))
+        assignments.append(assign_clusters(latent, centroids, fuzzifier, radius))
         names.extend(map(str, chunk_names))
         if on_chunk is not None:
             on_chunk(len(chunk_names))
