@@ -33,6 +33,7 @@ from scsmd.config import TrainConfig
 from scsmd.infer.encoder import OnnxEncoder, TorchScriptEncoder
 from scsmd.io import read_counts
 from scsmd.train.bundle_io import load_model_weights
+from scsmd.train.export import export_onnx
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "baron_mouse_1886.h5ad"
 BATCH_SIZES = (64, 256, 1024, 4096)
@@ -56,7 +57,10 @@ def encoders(bundle: Bundle) -> dict:
         with torch.no_grad():
             return model(torch.from_numpy(images)).numpy()
 
+    plain = bundle.path / "encoder_plain.onnx"  # as exported before the exact 1x1 rewrites
+    export_onnx(model, plain, opset=17, side=28)
     found = {"torch_eager": eager, "torchscript": TorchScriptEncoder(bundle.file(TORCHSCRIPT), "cpu"),
+             "onnxruntime_cpu_plain": OnnxEncoder(plain, "cpu"),
              "onnxruntime_cpu": OnnxEncoder(bundle.file(ONNX), "cpu")}
     gpu = OnnxEncoder(bundle.file(ONNX), "auto")
     if gpu.provider == "cuda":

@@ -16,11 +16,12 @@ from scsmd.errors import ScsmdError
 from scsmd.infer.assign import assign_clusters
 from scsmd.infer.encoder import OnnxEncoder, TorchScriptEncoder
 from scsmd.train.bundle_io import load_model_weights
+from scsmd.train.simplify import simplify_encoder
 
 log = logging.getLogger(__name__)
 
 
-def _export_onnx(encoder: torch.nn.Module, path: Path, opset: int, side: int) -> None:
+def export_onnx(encoder: torch.nn.Module, path: Path, opset: int, side: int) -> None:
     """Write the encoder as ONNX with input `x` (n, 1, side, side), output `latent`, dynamic batch axis."""
     example = torch.zeros(2, 1, side, side)
     with warnings.catch_warnings():
@@ -64,14 +65,16 @@ def export_bundle(bundle: Bundle, config: ExportConfig = ExportConfig()) -> dict
         for fmt in config.formats:
             if fmt == "onnx":
                 path = Path(tmp) / ONNX
-                _export_onnx(model.encoder, path, config.opset, side)
+                simplified, n_pointwise = simplify_encoder(model.encoder, side)
+                export_onnx(simplified, path, config.opset, side)
                 actual = OnnxEncoder(path, provider="cpu")(cells)
             else:
                 path = Path(tmp) / TORCHSCRIPT
                 _export_torchscript(model.encoder, path, side)
                 actual = TorchScriptEncoder(path, provider="cpu")(cells)
             figures = check_parity(expected, actual, bundle.centroids, bundle.fuzzifier, config, fmt)
-            report[fmt] = {"file": path.name, **({"opset": config.opset} if fmt == "onnx" else {}), **figures}
+            extra = {"opset": config.opset, "centre_tap_convs_as_1x1": n_pointwise} if fmt == "onnx" else {}
+            report[fmt] = {"file": path.name, **extra, **figures}
             files[path.name] = path
             log.info("%s export: max |diff| %.1e, cluster agreement %.2f%% on %d cells", fmt,
                      figures["max_abs_diff"], 100 * figures["cluster_agreement"], figures["n_cells_checked"])
