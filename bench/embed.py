@@ -57,7 +57,7 @@ def encoders(bundle: Bundle) -> dict:
         with torch.no_grad():
             return model(torch.from_numpy(images)).numpy()
 
-    plain = bundle.path / "encoder_plain.onnx"  # as exported before the exact 1x1 rewrites
+    plain = Path(tempfile.mkdtemp()) / "encoder_plain.onnx"  # as exported before the exact 1x1 rewrites
     export_onnx(model, plain, opset=17, side=28)
     found = {"torch_eager": eager, "torchscript": TorchScriptEncoder(bundle.file(TORCHSCRIPT), "cpu"),
              "onnxruntime_cpu_plain": OnnxEncoder(plain, "cpu"),
