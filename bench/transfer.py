@@ -50,7 +50,7 @@ def baselines(reference, query) -> dict[str, np.ndarray]:
     logreg = LogisticRegression(C=0.1, max_iter=1000).fit(np.clip((scaled_ref - mu) / sd, -10, 10), ref.obs[LABEL_KEY])
     sc.pp.neighbors(ref)
     ingest_query = qry.copy()
-    sc.tl.ingest(ingest_query, ref, obs=LABEL_KEY)
+    sc.tl.ingest(ingest_query, ref, obs=LABEL_KEY, embedding_method="pca")
     return {"knn_pca": knn.predict(qry_pca),
             "logistic_regression": logreg.predict(np.clip((scaled_qry - mu) / sd, -10, 10)),
             "ingest": ingest_query.obs[LABEL_KEY].astype(str).to_numpy()}

@@ -21,10 +21,12 @@ class OnnxEncoder:
     def __init__(self, path: str | Path, provider: Provider = "auto"):
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # the CUDA provider's load failure on a CPU machine is not an error here
         wanted = [CUDA, CPU] if provider in ("auto", "cuda") and CUDA in ort.get_available_providers() else [CPU]
-        self.session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
+        ort.set_default_logger_severity(4)  # a CUDA provider that fails to load on a CPU machine is not an error here
+        try:
+            self.session = ort.InferenceSession(str(path), providers=wanted)
+        finally:
+            ort.set_default_logger_severity(2)
         running = self.session.get_providers()
         if provider == "cuda" and CUDA not in running:
             raise ScsmdError("--provider cuda was asked for but onnxruntime's CUDA provider does not run here "
