@@ -83,3 +83,10 @@ def test_embed_refuses_bad_inputs_without_writing(tiny_bundle, tmp_path):
         result = scsmd("embed", f"{name}.h5ad", "--model", folder, "-o", "out.h5ad", cwd=tmp_path)
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert not (tmp_path / "out.h5ad").exists()
+
+
+def test_existing_bundle_refused_before_training(cells):
+    (cells / "models" / "cells").mkdir(parents=True)
+    result = scsmd("train", "cells.h5ad", "-k", "3", cwd=cells)
+    assert result.returncode == 2 and "already exists" in result.stderr and "--force" in result.stderr
+    assert list((cells / "models" / "cells").iterdir()) == []
