@@ -13,6 +13,13 @@ log = logging.getLogger(__name__)
 
 Provider = Literal["auto", "cuda", "cpu"]
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+BATCH = 256  # cells per encoder call: small batches are fastest on a CPU and keep activations small
+
+
+def _in_batches(run, images: np.ndarray, batch: int = BATCH) -> np.ndarray:
+    """Apply `run` to consecutive slices of `images`, so peak activation memory does not grow with the chunk."""
+    images = np.ascontiguousarray(images, dtype=np.float32)
+    return np.concatenate([run(images[i:i + batch]) for i in range(0, len(images), batch)])
 
 
 class OnnxEncoder:
@@ -35,7 +42,7 @@ class OnnxEncoder:
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """(n, 1, 28, 28) float32 -> (n, latent_dim) float32."""
-        return self.session.run(["latent"], {"x": np.ascontiguousarray(images, dtype=np.float32)})[0]
+        return _in_batches(lambda x: self.session.run(["latent"], {"x": x})[0], images)
 
 
 class TorchScriptEncoder:
@@ -56,4 +63,4 @@ class TorchScriptEncoder:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """(n, 1, 28, 28) float32 -> (n, latent_dim) float32."""
         with self._torch.no_grad():
-            return self.module(self._torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(self.device)).cpu().numpy()
+            return _in_batches(lambda x: self.module(self._torch.from_numpy(x).to(self.device)).cpu().numpy(), images)
