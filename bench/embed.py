@@ -84,7 +84,7 @@ def throughput(bundle: Bundle, n_cells: int, repeats: int) -> dict:
     images = np.ascontiguousarray(np.resize(cells, (n_cells, 1, 28, 28)), dtype=np.float32)
     runners = encoders(bundle)
     timings: dict[str, dict[int, list[float]]] = {name: {b: [] for b in BATCH_SIZES} for name in runners}
-    for name, run in runners.items():  # warm-up
+    for run in runners.values():  # warm-up
         run(images[:BATCH_SIZES[-1]])
     for _ in range(repeats):
         for batch in BATCH_SIZES:
