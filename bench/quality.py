@@ -7,6 +7,7 @@ Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -63,7 +64,7 @@ def run_dataset(path: Path, seeds: list[int], train_config: TrainConfig) -> dict
             rows[method].append({**score_clusters(truth, labels), "seconds": preprocess_s + time.perf_counter() - start})
         adata = counts.copy()
         start = time.perf_counter()
-        scsmd.train(adata, n_clusters=n_clusters, train_config=TrainConfig(**{**train_config.__dict__, "seed": seed}))
+        scsmd.train(adata, n_clusters=n_clusters, train_config=dataclasses.replace(train_config, seed=seed))
         rows["scsmd_reference"].append({**scsmd.evaluate(adata, label_key=LABEL_KEY),
                                         "seconds": time.perf_counter() - start})
         print(f"  {path.stem} seed {seed}: " + ", ".join(f"{m} {r[-1]['ari']:.3f}" for m, r in rows.items()), flush=True)
