@@ -1,8 +1,10 @@
 """Clustering quality of scsmd beside KMeans-on-PCA and Leiden (K clusters) on every shared data set.
 
-    python bench/quality.py [--data-dir ../shared/data] [--seeds 0 1 2] [--epochs N] [--out bench/results/quality.json]
+    python bench/quality.py [--data-dir ../shared/data] [--seeds 0 1 2] [--presets default reference]
+                            [--set FIELD=VALUE ...] [--no-baselines] [--out bench/results/quality.json]
 
-Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times.
+Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times. `--set` changes TrainConfig fields
+of every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from sklearn.cluster import KMeans
 
 import scsmd
 from scsmd.atomic import atomic_path
-from scsmd.config import TrainConfig
+from scsmd.config import TrainConfig, preset
 from scsmd.io import read_counts
 from scsmd.metrics import score_clusters
 
@@ -48,27 +50,39 @@ def leiden_k(logexpr, n_clusters: int, seed: int) -> np.ndarray:
     return best[1]
 
 
-def run_dataset(path: Path, seeds: list[int], train_config: TrainConfig) -> dict:
+def run_dataset(path: Path, seeds: list[int], configs: dict[str, TrainConfig], baselines: bool) -> dict:
     """Scores of every method on one data set, per seed."""
     counts = read_counts(path)
     n_clusters = counts.obs[LABEL_KEY].nunique()
     truth = counts.obs[LABEL_KEY].to_numpy()
-    rows: dict[str, list] = {"kmeans_pca": [], "leiden": [], "scsmd_reference": []}
+    fits = {"kmeans_pca": kmeans_pca, "leiden": leiden_k} if baselines else {}
+    rows: dict[str, list] = {name: [] for name in [*fits, *configs]}
     for seed in seeds:
         start = time.perf_counter()
         logexpr = scsmd.preprocess(counts, copy=True)
         preprocess_s = time.perf_counter() - start
-        for method, fit in (("kmeans_pca", kmeans_pca), ("leiden", leiden_k)):
+        for method, fit in fits.items():
             start = time.perf_counter()
             labels = fit(logexpr, n_clusters, seed)
             rows[method].append({**score_clusters(truth, labels), "seconds": preprocess_s + time.perf_counter() - start})
-        adata = counts.copy()
-        start = time.perf_counter()
-        scsmd.train(adata, n_clusters=n_clusters, train_config=dataclasses.replace(train_config, seed=seed))
-        rows["scsmd_reference"].append({**scsmd.evaluate(adata, label_key=LABEL_KEY),
-                                        "seconds": time.perf_counter() - start})
+        for method, config in configs.items():
+            adata = counts.copy()
+            start = time.perf_counter()
+            scsmd.train(adata, n_clusters=n_clusters, train_config=dataclasses.replace(config, seed=seed))
+            rows[method].append({**scsmd.evaluate(adata, label_key=LABEL_KEY), "seconds": time.perf_counter() - start})
         print(f"  {path.stem} seed {seed}: " + ", ".join(f"{m} {r[-1]['ari']:.3f}" for m, r in rows.items()), flush=True)
     return {"n_cells": counts.n_obs, "n_clusters": n_clusters, "runs": rows}
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """FIELD=VALUE strings as TrainConfig values, typed like the field's default."""
+    defaults = TrainConfig()
+    overrides = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        kind = type(getattr(defaults, name))
+        overrides[name] = tuple(int(v) for v in value.split(",") if v) if kind is tuple else kind(value)
+    return overrides
 
 
 def summarize(results: dict) -> str:
@@ -88,15 +102,18 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--datasets", nargs="*", help="Stems to run (default: every .h5ad).")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, help="Epochs of each stage (default: the reference's 20).")
+    parser.add_argument("--presets", nargs="+", default=["default", "reference"], help="Training presets to run.")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="TrainConfig changes (ablation).")
+    parser.add_argument("--no-baselines", action="store_true", help="Skip KMeans-PCA and Leiden.")
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality.json"))
     args = parser.parse_args()
-    train_config = TrainConfig() if args.epochs is None else TrainConfig(
-        pretrain_epochs=args.epochs, fuzzy_epochs=args.epochs, cellnet_epochs=args.epochs)
+    overrides = parse_overrides(args.set)
+    suffix = "".join(f" {k}={v}" for k, v in overrides.items())
+    configs = {f"scsmd_{name}{suffix}": preset(name, **overrides) for name in args.presets}
     paths = sorted(p for p in args.data_dir.glob("*.h5ad") if not args.datasets or p.stem in args.datasets)
     results = {}
     for path in paths:
-        results[path.stem] = run_dataset(path, args.seeds, train_config)
+        results[path.stem] = run_dataset(path, args.seeds, configs, not args.no_baselines)
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=1))
     print(summarize(results))

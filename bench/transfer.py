@@ -1,6 +1,6 @@
 """Label transfer across donors: scsmd_label of a frozen bundle beside kNN on PCA, logistic regression and ingest.
 
-    python bench/transfer.py [--epochs N] [--out bench/results/transfer.json]
+    python bench/transfer.py [--preset default] [--out bench/results/transfer.json]
 
 baron_mouse has two donors (obs['batch']): train on one (labels name clusters after training), embed the other,
 both ways. Accuracy and macro-F1 against the published labels.
@@ -20,7 +20,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 import scsmd
 from scsmd.atomic import atomic_path
-from scsmd.config import TrainConfig
+from scsmd.config import TrainConfig, preset
 from scsmd.io import read_counts
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "baron_mouse_1886.h5ad"
@@ -68,12 +68,11 @@ def scsmd_labels(reference, query, train_config: TrainConfig, folder: Path) -> n
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, help="Epochs of each stage (default: the reference's 20).")
+    parser.add_argument("--preset", default="default", help="scsmd training preset.")
     parser.add_argument("--work", type=Path, default=Path("/tmp/scsmd_transfer"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/transfer.json"))
     args = parser.parse_args()
-    config = TrainConfig() if args.epochs is None else TrainConfig(
-        pretrain_epochs=args.epochs, fuzzy_epochs=args.epochs, cellnet_epochs=args.epochs)
+    config = preset(args.preset)
     adata = read_counts(DATA)
     results = {}
     for ref_donor, query_donor in (("mouse2", "mouse1"), ("mouse1", "mouse2")):

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from scsmd import __version__
 from scsmd.atomic import atomic_path
-from scsmd.bundle import REFERENCE_CELLS, Bundle, write_bundle
+from scsmd.bundle import LABEL_HEAD, REFERENCE_CELLS, Bundle, write_bundle
 from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, to_dict
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import distance_quantiles
@@ -110,7 +110,8 @@ def train(
     bundle_dir
         Folder of the model bundle to write; ``None`` writes none.
     label_key
-        obs column of reference labels, used after training only: to name clusters and score them.
+        obs column of reference labels, used after training only: to name clusters, score them, and fit the label
+        head (a classifier on the frozen latent that ``embed`` uses to name new cells).
     preprocess_config, model_config, train_config
         Stage configurations; ``model_config.n_clusters`` is set from ``n_clusters``.
     overwrite
@@ -131,6 +132,7 @@ def train(
         K < 2 or K > number of cells, fewer cells than the batch size, unknown label key, an existing bundle.
     """
     from scsmd.train.bundle_io import save_weights
+    from scsmd.train.label_head import fit_label_head
     from scsmd.train.preprocess import select_panel, training_data
     from scsmd.train.trainer import train_model
 
@@ -154,6 +156,11 @@ def train(
                                         (train_config.novelty_quantile,))[str(train_config.novelty_quantile)]
     cluster_labels = _cluster_labels(adata, result.labels, n_clusters, label_key) if label_key else None
     metrics = score_clusters(adata.obs[label_key], result.labels) if label_key else None
+    head, head_accuracy = None, None
+    if label_key:
+        truth = adata.obs[label_key].astype(str).to_numpy()
+        head = fit_label_head(result.latent, truth, train_config.label_head_hidden, train_config.seed)
+        head_accuracy = float((head.predict(result.latent)[0] == truth).mean())
 
     adata.obsm[key_added] = result.latent.astype(np.float32)
     adata.obs[CLUSTER_KEY] = pd.Categorical(result.labels.astype(str), categories=[str(k) for k in range(n_clusters)])
@@ -185,6 +192,9 @@ def train(
             "label_key": label_key,
             "cluster_labels": cluster_labels,
             "training_metrics": metrics,
+            "label_head": None if head is None else {"classes": list(head.classes),
+                                                     "hidden": list(train_config.label_head_hidden),
+                                                     "training_accuracy": head_accuracy},
         }
         sample = np.random.default_rng(train_config.seed).permutation(data.n_cells)[:N_REFERENCE_CELLS]
 
@@ -192,6 +202,8 @@ def train(
             save_weights(result.model, folder)
             np.save(folder / REFERENCE_CELLS, data.images[np.sort(sample)].numpy().reshape(len(sample), -1),
                     allow_pickle=False)
+            if head is not None:
+                head.save(folder / LABEL_HEAD)
 
         write_bundle(bundle_dir, manifest, write_files, overwrite=overwrite)
     return result

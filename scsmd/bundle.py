@@ -12,6 +12,7 @@ import numpy as np
 
 from scsmd.atomic import atomic_dir, atomic_path
 from scsmd.errors import ScsmdError
+from scsmd.infer.label_head import LabelHead
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -19,6 +20,7 @@ WEIGHTS = "model.pt"
 ONNX = "encoder.onnx"
 TORCHSCRIPT = "encoder.ts"
 REFERENCE_CELLS = "reference_cells.npy"  # a sample of training images: export checks and calibration
+LABEL_HEAD = "label_head.npz"  # the classifier on the latent, when trained with labels
 
 
 def sha256(path: Path) -> str:
@@ -106,6 +108,11 @@ class Bundle:
         """Each cluster's majority reference label, or None without labels."""
         labels = self.manifest.get("cluster_labels")
         return None if labels is None else [entry["label"] for entry in labels]
+
+    @property
+    def label_head(self) -> LabelHead | None:
+        """The classifier naming cells from their latent, or None when trained without labels."""
+        return LabelHead.load(self.path / LABEL_HEAD) if LABEL_HEAD in self.manifest.get("sha256", {}) else None
 
     @property
     def preprocess(self) -> dict[str, Any]:

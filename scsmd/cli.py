@@ -14,7 +14,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scsmd import api
-from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig
+from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, preset as train_preset
 from scsmd.errors import ScsmdError
 from scsmd.io import read_counts, write_csv, write_h5ad
 
@@ -137,9 +137,10 @@ def train(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output .h5ad (default NAME_scsmd.h5ad)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed repeats a CPU run exactly."),
-    pretrain_epochs: int = typer.Option(20, "--pretrain-epochs", help="Autoencoder pretraining epochs."),
-    fuzzy_epochs: int = typer.Option(20, "--fuzzy-epochs", help="Fuzzy clustering module epochs."),
-    cellnet_epochs: int = typer.Option(20, "--cellnet-epochs", help="Cellnet module epochs."),
+    preset: str = typer.Option("default", "--preset", help="Training schedule: default, or reference (the paper's 20+20+20)."),
+    pretrain_epochs: Optional[int] = typer.Option(None, "--pretrain-epochs", help="Autoencoder pretraining epochs (preset's)."),
+    fuzzy_epochs: Optional[int] = typer.Option(None, "--fuzzy-epochs", help="Fuzzy clustering module epochs (preset's)."),
+    cellnet_epochs: Optional[int] = typer.Option(None, "--cellnet-epochs", help="Cellnet module epochs (preset's)."),
     batch_size: int = typer.Option(100, "--batch-size", help="Cells per batch."),
     latent_dim: int = typer.Option(10, "--latent-dim", help="Latent size."),
     n_genes: int = typer.Option(784, "--n-genes", help="Panel size (at most 784, the 28x28 image)."),
@@ -149,8 +150,8 @@ def train(
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle and outputs."),
 ) -> None:
     """Train scSMD on counts, cluster the cells and write a model bundle."""
-    train_config = TrainConfig(batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
-                               fuzzy_epochs=fuzzy_epochs, cellnet_epochs=cellnet_epochs)
+    train_config = train_preset(preset, batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
+                                fuzzy_epochs=fuzzy_epochs, cellnet_epochs=cellnet_epochs)
     preprocess_config = PreprocessConfig(n_genes=n_genes, counts="reads" if reads else "umi")
     model_config = ModelConfig(latent_dim=latent_dim)  # n_clusters is set by api.train
     name = name or input.name.split(".")[0]
@@ -165,15 +166,14 @@ def demo(
     models_dir: Path = typer.Option(Path("models"), "--models-dir", help="Folder that holds bundles."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
-    epochs: int = typer.Option(20, "--epochs", help="Epochs of each of the three stages."),
+    preset: str = typer.Option("default", "--preset", help="Training schedule: default, or reference (the paper's 20+20+20)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing demo bundle and outputs."),
 ) -> None:
     """Train on scanpy's bundled 700-cell PBMC sample (no download), export it, and score it."""
     from scsmd.datasets import pbmc68k_counts
 
     adata = pbmc68k_counts()
-    train_config = TrainConfig(seed=seed, device=device, pretrain_epochs=epochs, fuzzy_epochs=epochs,
-                               cellnet_epochs=epochs)
+    train_config = train_preset(preset, seed=seed, device=device)
     n_clusters = adata.obs["bulk_labels"].nunique()
     _train_and_write(adata, name="pbmc68k_demo", n_clusters=n_clusters, models_dir=models_dir,
                      label_key="bulk_labels", output=None, force=force, do_export=True,

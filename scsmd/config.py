@@ -9,6 +9,7 @@ from scsmd.errors import ScsmdError
 
 Device = Literal["auto", "cpu", "cuda"]
 CountKind = Literal["umi", "reads"]
+LrSchedule = Literal["constant", "cosine"]
 
 
 def _check(condition: bool, message: str) -> None:
@@ -54,16 +55,20 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The three training stages (method.md section 3), reference defaults, defects fixed."""
+    """The three training stages (method.md section 3). Defaults are the `default` preset (bench/README.md's
+    ablation table); `preset("reference")` is the published schedule with its defects fixed."""
 
     batch_size: int = 100
     seed: int = 0
     device: Device = "auto"
     # stage 1: autoencoder pretraining
-    pretrain_epochs: int = 20
+    pretrain_epochs: int = 30
     pretrain_lr: float = 1e-3
+    pretrain_schedule: LrSchedule = "cosine"  # cosine decay to zero settles the latent before clustering
+    pretrain_nb_weight: float = 0.1  # NB likelihood of the raw panel counts beside the MSE (DCA / scDeepCluster)
+    kmeans_starts: int = 100  # KMeans restarts on the latent; the lowest inertia wins (10 is seed-dependent)
     # stage 2: fuzzy clustering module
-    fuzzy_epochs: int = 20
+    fuzzy_epochs: int = 0
     fuzzy_lr: float = 1e-6
     fuzzy_momentum: float = 0.9
     fuzzifier: float = 1.5  # m
@@ -71,7 +76,7 @@ class TrainConfig:
     centroid_weight: float = 0.2  # a, weight of ||latent - centroid||^2
     nb_weight: float = 0.1  # beta, weight of the NB likelihood on raw counts
     # stage 3: Cellnet pairwise module
-    cellnet_epochs: int = 20
+    cellnet_epochs: int = 0
     head_lr: float = 1e-3
     cellnet_ae_lr: float = 1e-6
     fuzzy_target_epochs: int = 1  # T2: pairs come from fuzzy memberships while epoch <= T2
@@ -80,17 +85,37 @@ class TrainConfig:
     pair_weight: float = 1e-4
     # bundle: distance quantile beyond which a cell fits no cluster
     novelty_quantile: float = 0.99
+    # with --label-key, after clustering: a classifier on the frozen latent names new cells (empty: logistic regression)
+    label_head_hidden: tuple[int, ...] = (64,)
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
         for name in ("pretrain_epochs", "fuzzy_epochs", "cellnet_epochs", "fuzzy_target_epochs"):
             _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        _check(self.pretrain_schedule in ("constant", "cosine"),
+               f"pretrain_schedule must be constant or cosine, got {self.pretrain_schedule!r}")
+        _check(self.pretrain_nb_weight >= 0, f"pretrain_nb_weight must be >= 0, got {self.pretrain_nb_weight}")
+        _check(self.kmeans_starts >= 1, f"kmeans_starts must be >= 1, got {self.kmeans_starts}")
         _check(self.fuzzifier > 1, f"fuzzifier m must be > 1, got {self.fuzzifier}")
         _check(self.centroid_update_every >= 1, f"centroid_update_every must be >= 1, got {self.centroid_update_every}")
         _check(0 <= self.dissimilar_below < self.similar_above <= 1,
                f"need 0 <= dissimilar_below < similar_above <= 1, got {self.dissimilar_below}, {self.similar_above}")
         _check(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}")
+        _check(all(w >= 1 for w in self.label_head_hidden), f"label_head_hidden widths must be >= 1, got {self.label_head_hidden}")
         _check(0 < self.novelty_quantile <= 1, f"novelty_quantile must be in (0, 1], got {self.novelty_quantile}")
+
+
+# The published schedule (method.md section 3): 20 + 20 + 20 epochs, MSE-only pretraining at a constant rate.
+REFERENCE_SCHEDULE = {"pretrain_epochs": 20, "pretrain_schedule": "constant", "pretrain_nb_weight": 0.0,
+                      "kmeans_starts": 10, "fuzzy_epochs": 20, "cellnet_epochs": 20}
+PRESETS = {"default": {}, "reference": REFERENCE_SCHEDULE}
+
+
+def preset(name: str, **overrides: Any) -> TrainConfig:
+    """A named training schedule with some fields replaced (None values are ignored)."""
+    _check(name in PRESETS, f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    values = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
+    return TrainConfig(**values)
 
 
 @dataclass(frozen=True)

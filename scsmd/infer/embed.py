@@ -17,9 +17,6 @@ from scsmd.panel import PanelMatch, logexpr_panel, match_panel, to_image
 
 log = logging.getLogger(__name__)
 
-UNASSIGNED = "unassigned"
-
-
 @dataclass
 class EmbedResult:
     """Per-cell results of a frozen-model embedding, plus how it ran."""
@@ -36,7 +33,8 @@ class EmbedResult:
     info: dict = field(default_factory=dict)
 
     def obs(self, bundle: Bundle) -> pd.DataFrame:
-        """The obs columns: scsmd_cluster (categorical), confidence, distance, novel, and scsmd_label with labels."""
+        """The obs columns: scsmd_cluster (categorical), confidence, distance, novel; with labels, scsmd_label from the
+        label head (and its confidence) or else each cluster's majority label. Novel cells keep their nearest label."""
         categories = [str(k) for k in range(bundle.n_clusters)]
         frame = pd.DataFrame({
             "scsmd_cluster": pd.Categorical(self.clusters.astype(str), categories=categories),
@@ -44,11 +42,14 @@ class EmbedResult:
             "scsmd_distance": self.distance,
             "scsmd_novel": self.novel,
         }, index=pd.Index(self.obs_names))
-        labels = bundle.cluster_labels
-        if labels is not None:
-            named = np.asarray(labels, dtype=object)[self.clusters]
-            named[self.novel] = UNASSIGNED
-            frame["scsmd_label"] = pd.Categorical(named, categories=sorted(set(labels) | {UNASSIGNED}))
+        head, labels = bundle.label_head, bundle.cluster_labels
+        if head is not None:
+            names, confidence = head.predict(self.latent)
+            frame["scsmd_label"] = pd.Categorical(names, categories=list(head.classes))
+            frame["scsmd_label_confidence"] = confidence
+        elif labels is not None:
+            frame["scsmd_label"] = pd.Categorical(np.asarray(labels, dtype=object)[self.clusters],
+                                                  categories=sorted(set(labels)))
         return frame
 
     def uns(self, bundle: Bundle) -> dict:

@@ -122,21 +122,31 @@ class _Stage:
 
 
 def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torch.Generator, stage: _Stage) -> None:
-    """Stage 1: the autoencoder learns to reconstruct the panel (MSE), Adam."""
+    """Stage 1: the autoencoder learns to reconstruct the panel (MSE, plus NB on raw counts if weighted), Adam."""
     device = next(model.parameters()).device
     params = [*model.encoder.parameters(), *model.decoder.parameters()]
+    if config.pretrain_nb_weight > 0:
+        params += list(model.nb_head.parameters())
     optimizer = torch.optim.Adam(params, lr=config.pretrain_lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(config.pretrain_epochs, 1)) \
+        if config.pretrain_schedule == "cosine" else None
     for _ in stage.epochs():
         total = 0.0
         for batch in _batches(data.n_cells, config.batch_size, generator):
             x = data.images[batch].to(device)
-            recon = model.decoder(model.encoder(x))
-            n_genes = data.n_genes
-            loss = (recon[:, :n_genes] - x.flatten(1)[:, :n_genes]).pow(2).mean()
+            if config.pretrain_nb_weight > 0:
+                _, recon_error, nb_error = _reconstruction_errors(
+                    model, x, data.counts[batch].to(device), data.size_factors[batch].to(device))
+                loss = (recon_error + config.pretrain_nb_weight * nb_error).mean()
+            else:
+                recon = model.decoder(model.encoder(x))
+                loss = (recon[:, :data.n_genes] - x.flatten(1)[:, :data.n_genes]).pow(2).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch)
+        if schedule is not None:
+            schedule.step()
         stage.loss = total / data.n_cells
 
 
@@ -221,7 +231,7 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
 
     pretrain(model, data, config, generator, stage("pretrain", config.pretrain_epochs))
     latent = encode(model, data.images)
-    kmeans = KMeans(n_clusters=model_config.n_clusters, n_init=10, random_state=config.seed)
+    kmeans = KMeans(n_clusters=model_config.n_clusters, n_init=config.kmeans_starts, random_state=config.seed)
     centroids = torch.as_tensor(kmeans.fit(latent.cpu().numpy()).cluster_centers_, dtype=torch.float32, device=device)
     centroids = fuzzy_stage(model, data, centroids, config, generator, stage("fuzzy", config.fuzzy_epochs))
     centroids = cellnet_stage(model, data, centroids, config, generator, stage("cellnet", config.cellnet_epochs))

@@ -1,6 +1,6 @@
 import pytest
 
-from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, from_dict, to_dict
+from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, from_dict, preset, to_dict
 from scsmd.errors import ScsmdError
 
 
@@ -13,6 +13,9 @@ from scsmd.errors import ScsmdError
     lambda: TrainConfig(batch_size=1),
     lambda: TrainConfig(device="tpu"),
     lambda: TrainConfig(similar_above=0.1, dissimilar_below=0.2),
+    lambda: TrainConfig(pretrain_schedule="step"),
+    lambda: TrainConfig(kmeans_starts=0),
+    lambda: preset("fastest"),
     lambda: ExportConfig(formats=("tflite",)),
     lambda: EmbedConfig(min_gene_overlap=1.5),
 ])
@@ -28,6 +31,14 @@ def test_round_trip_through_dict():
 
 
 def test_published_defaults():
-    train, model, prep = TrainConfig(), ModelConfig(), PreprocessConfig()
+    train, model, prep = preset("reference"), ModelConfig(), PreprocessConfig()
     assert (prep.n_genes, model.latent_dim, train.batch_size, train.fuzzifier) == (784, 10, 100, 1.5)
     assert (train.fuzzy_lr, train.head_lr, train.similar_above, train.dissimilar_below) == (1e-6, 1e-3, 0.8, 0.2)
+    assert (train.pretrain_epochs, train.fuzzy_epochs, train.cellnet_epochs) == (20, 20, 20)
+    assert (train.pretrain_schedule, train.pretrain_nb_weight) == ("constant", 0.0)
+
+
+def test_presets_and_overrides():
+    assert preset("default") == TrainConfig()
+    tuned = preset("reference", seed=3, pretrain_epochs=None)
+    assert tuned.seed == 3 and tuned.pretrain_epochs == 20

@@ -5,12 +5,12 @@ import pytest
 import torch
 
 import scsmd
-from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig
+from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, preset
 from scsmd.errors import ScsmdError
 from scsmd.train.preprocess import select_panel, training_data
 from scsmd.train.trainer import train_model
 
-FAST = TrainConfig(batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cellnet_epochs=1)
+FAST = preset("reference", batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cellnet_epochs=1)
 
 
 def test_panel_and_tensors(counts):
@@ -31,6 +31,13 @@ def test_same_seed_same_model_on_cpu(counts):
     assert [r["stage"] for r in runs[0].history] == ["pretrain", "fuzzy", "cellnet"]
     other = train_model(data, ModelConfig(n_clusters=3), dataclasses.replace(FAST, seed=1))
     assert not np.array_equal(other.latent, runs[0].latent)
+
+
+def test_default_preset_is_one_decreasing_stage(counts):
+    data = training_data(counts, select_panel(counts, PreprocessConfig()), PreprocessConfig())
+    result = train_model(data, ModelConfig(n_clusters=3), TrainConfig(batch_size=60, pretrain_epochs=3))
+    assert [r["stage"] for r in result.history] == ["pretrain"] * 3 and result.history[-1]["loss"] < result.history[0]["loss"]
+    assert len(np.unique(result.labels)) == 3  # KMeans on the latent fills every cluster
 
 
 def test_labels_never_reach_training(counts):
