@@ -1,8 +1,9 @@
 """Novelty: leave one cell type out of training, embed every cell, and score how well scsmd flags the left-out type.
 
-    python bench/novelty.py [--dataset baron_mouse_1886] [--left-out N] [--preset default] [--out bench/results/novelty.json]
+    python bench/novelty.py [--dataset baron_mouse_1886] [--types beta ductal ...] [--preset default]
+                            [--out bench/results/novelty.json]
 
-For each left-out type (the N largest by default): ROC AUC of `scsmd_distance` and of distance over the cluster's
+For each left-out type (`--types`, or the `--left-out` N largest): ROC AUC of `scsmd_distance` and of distance over the cluster's
 novelty radius, and the precision / recall of `scsmd_novel`, with the left-out cells as positives.
 """
 from __future__ import annotations
@@ -46,12 +47,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="baron_mouse_1886")
     parser.add_argument("--left-out", type=int, default=3, help="How many of the largest types to leave out in turn.")
+    parser.add_argument("--types", nargs="*", help="Cell types to leave out in turn.")
     parser.add_argument("--preset", default="default")
     parser.add_argument("--work", type=Path, default=Path("/tmp/scsmd_novelty"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/novelty.json"))
     args = parser.parse_args()
     adata = read_counts(DATA_DIR / f"{args.dataset}.h5ad")
-    types = adata.obs[LABEL_KEY].value_counts().index[:args.left_out]
+    types = args.types or adata.obs[LABEL_KEY].value_counts().index[:args.left_out]
     results = {}
     for cell_type in types:
         results[str(cell_type)] = leave_one_out(adata, cell_type, preset(args.preset), args.work / "model")
