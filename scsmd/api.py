@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -270,8 +271,10 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle
     """Stream a file through a frozen bundle and write the cells with their results (or the results only).
 
     An .h5ad is read in backed mode chunk by chunk and its copy is extended in place, so memory stays flat.
-    Returns the results as an AnnData (obs + embedding) and the bundle.
+    Returns the results as an AnnData (obs + embedding; ``uns['scsmd']['timings']``: seconds spent reading,
+    normalizing, encoding, assigning and writing, and the wall time) and the bundle.
     """
+    start = time.perf_counter()
     bundle = _as_bundle(model)
     input_path, output_path = Path(input_path), Path(output_path)
     is_h5ad = input_path.is_file() and input_path.suffix == ".h5ad"
@@ -285,6 +288,7 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle
         var_names, chunks = list(full.var_names), _chunks_of(full, config.chunk_size)
     result = embed_chunks(chunks, var_names, bundle, config, on_chunk)
     results = ad.AnnData(obs=result.obs(bundle), obsm={key_added: result.latent}, uns={"scsmd": result.uns(bundle)})
+    write_start = time.perf_counter()
     with atomic_path(output_path) as tmp:
         if results_only:
             results.write_h5ad(tmp)
@@ -293,7 +297,20 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle
         else:
             _attach(full, result, bundle, key_added)
             full.write_h5ad(tmp)
+        timings = {stage: s for stage, s in result.timings.items() if stage != "wall"}
+        timings.update(write=time.perf_counter() - write_start, wall=time.perf_counter() - start)
+        _record_timings(tmp, timings)
+    results.uns["scsmd"]["timings"] = timings
     return results, bundle
+
+
+def _record_timings(path: Path, timings: dict[str, float]) -> None:
+    """Replace uns['scsmd']['timings'] of a written .h5ad, once the write itself has been timed."""
+    import h5py
+    from anndata.io import write_elem
+
+    with h5py.File(path, "r+") as f:
+        write_elem(f["uns/scsmd"], "timings", timings)
 
 
 def count_cells(path: str | Path) -> int:

@@ -229,12 +229,15 @@ def embed(
     backend: str = typer.Option("onnx", "--backend", help="onnx (no torch needed) or torchscript."),
     batch_size: int = typer.Option(4096, "--batch-size", help="Cells per chunk."),
     min_gene_overlap: float = typer.Option(0.5, "--min-gene-overlap", help="Refuse inputs with fewer panel genes."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Encoder threads (default: the cores this process may use)."),
     results_only: bool = typer.Option(False, "--results-only", help="Write only obs results and the embedding."),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
     force: bool = typer.Option(False, "--force", help="Replace existing outputs."),
 ) -> None:
     """Embed new cells with a frozen model: clusters, confidence, novelty and labels."""
-    config = EmbedConfig(chunk_size=batch_size, backend=backend, provider=provider, min_gene_overlap=min_gene_overlap)
+    threads_option = {} if threads is None else {"n_threads": threads}
+    config = EmbedConfig(chunk_size=batch_size, backend=backend, provider=provider, min_gene_overlap=min_gene_overlap,
+                         **threads_option)
     name = input.name.split(".")[0]
     output = output or Path(f"{name}_scsmd.h5ad")
     _refuse_existing(output, force)
@@ -248,6 +251,13 @@ def embed(
     novel = int(results.obs["scsmd_novel"].sum())
     typer.echo(f"{output}: {results.n_obs} cells, {backend} on {uns['provider']}, gene overlap {uns['gene_overlap']:.0%}, "
                f"{novel} novel")
+    typer.echo(_time_split(uns["timings"], results.n_obs))
+
+
+def _time_split(timings: dict[str, float], n_cells: int) -> str:
+    """One line: seconds per stage, wall time and cells/s (reading and normalizing overlap encoding)."""
+    stages = ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in timings.items() if stage != "wall")
+    return f"time s: {stages}; wall {timings['wall']:.2f} ({n_cells / timings['wall']:.0f} cells/s)"
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from scsmd.errors import ScsmdError
@@ -15,6 +16,11 @@ def _check(condition: bool, message: str) -> None:
     """Raise ScsmdError with `message` unless `condition` holds."""
     if not condition:
         raise ScsmdError(message)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity), not all the machine's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -116,9 +122,11 @@ class EmbedConfig:
     backend: Literal["onnx", "torchscript"] = "onnx"
     provider: Literal["auto", "cuda", "cpu"] = "auto"
     min_gene_overlap: float = 0.5
+    n_threads: int = field(default_factory=usable_cores)  # encoder threads; reading runs on one more
 
     def __post_init__(self) -> None:
         _check(self.chunk_size >= 1, f"chunk size must be >= 1, got {self.chunk_size}")
+        _check(self.n_threads >= 1, f"n_threads must be >= 1, got {self.n_threads}")
         _check(self.backend in ("onnx", "torchscript"), f"backend must be onnx or torchscript, got {self.backend!r}")
         _check(self.provider in ("auto", "cuda", "cpu"), f"provider must be auto, cuda or cpu, got {self.provider!r}")
         _check(0 <= self.min_gene_overlap <= 1, f"min_gene_overlap must be in [0, 1], got {self.min_gene_overlap}")

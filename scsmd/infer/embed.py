@@ -2,22 +2,27 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from scsmd.bundle import ONNX, TORCHSCRIPT, Bundle
-from scsmd.config import EmbedConfig
+from scsmd.config import EmbedConfig, to_dict
 from scsmd.infer.assign import assign_clusters
 from scsmd.infer.encoder import OnnxEncoder, TorchScriptEncoder
+from scsmd.infer.prefetch import prefetch
+from scsmd.infer.timing import StageTimer
 from scsmd.panel import PanelMatch, logexpr_panel, match_panel, to_image
 
 log = logging.getLogger(__name__)
 
 UNASSIGNED = "unassigned"
+PREFETCH_DEPTH = 2  # chunks read and normalized ahead of the encoder
+STAGES = ("read", "normalize", "encode", "assign")
 
 
 @dataclass
@@ -33,7 +38,8 @@ class EmbedResult:
     backend: str
     provider: str
     match: PanelMatch
-    info: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (read and normalize overlap encode)
 
     def obs(self, bundle: Bundle) -> pd.DataFrame:
         """The obs columns: scsmd_cluster (categorical), confidence, distance, novel, and scsmd_label with labels."""
@@ -52,34 +58,54 @@ class EmbedResult:
         return frame
 
     def uns(self, bundle: Bundle) -> dict:
-        """uns['scsmd']: bundle, backend, provider and gene overlap."""
+        """uns['scsmd']: bundle, backend, provider, gene overlap, parameters and seconds per stage."""
         return {"model": bundle.name, "backend": self.backend, "provider": self.provider,
                 "gene_overlap": self.match.overlap, "n_missing_genes": len(self.match.missing),
-                "missing_genes": self.match.missing[:20], **self.info}
+                "missing_genes": self.match.missing[:20], "params": self.params, "timings": self.timings}
 
 
 def open_encoder(bundle: Bundle, config: EmbedConfig) -> OnnxEncoder | TorchScriptEncoder:
     """The bundle's exported encoder for the configured backend and provider."""
     if config.backend == "torchscript":
-        return TorchScriptEncoder(bundle.file(TORCHSCRIPT), config.provider)
-    return OnnxEncoder(bundle.file(ONNX), config.provider)
+        return TorchScriptEncoder(bundle.file(TORCHSCRIPT), config.provider, config.n_threads)
+    return OnnxEncoder(bundle.file(ONNX), config.provider, config.n_threads)
+
+
+def _images(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMatch, preprocess: dict,
+            timer: StageTimer) -> Iterator[tuple[Sequence[str], np.ndarray]]:
+    """(cell names, encoder images) per chunk, timing reading and normalizing apart."""
+    chunks = iter(chunks)
+    while True:
+        with timer("read"):
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        names, counts = chunk
+        with timer("normalize"):
+            images = to_image(logexpr_panel(counts, match, target_sum=preprocess["target_sum"]), preprocess["image_side"])
+        yield names, images
 
 
 def embed_chunks(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: Sequence[str], bundle: Bundle,
                  config: EmbedConfig = EmbedConfig(), on_chunk: Callable[[int], None] | None = None) -> EmbedResult:
-    """Embed and assign (cell names, counts) chunks; only per-cell results are kept, so memory stays flat."""
+    """Embed and assign (cell names, counts) chunks; only per-cell results are kept, so memory stays flat.
+
+    A background thread reads and normalizes the next chunks while the encoder runs on this one.
+    """
+    start = time.perf_counter()
     match = match_panel(list(var_names), bundle.panel, min_overlap=config.min_gene_overlap)
     encoder = open_encoder(bundle, config)
-    log.info("embedding with %s on %s", config.backend, encoder.provider)
-    preprocess = bundle.preprocess
+    log.info("embedding with %s on %s, %d threads", config.backend, encoder.provider, config.n_threads)
     centroids, fuzzifier, radius = bundle.centroids, bundle.fuzzifier, bundle.novelty_radius
+    timer = StageTimer(STAGES)
     names: list[str] = []
     latents, assignments = [], []
-    for chunk_names, counts in chunks:
-        images = to_image(logexpr_panel(counts, match, target_sum=preprocess["target_sum"]), preprocess["image_side"])
-        latent = encoder(images)
+    for chunk_names, images in prefetch(_images(chunks, match, bundle.preprocess, timer), PREFETCH_DEPTH):
+        with timer("encode"):
+            latent = encoder(images)
+        with timer("assign"):
+            assignments.append(assign_clusters(latent, centroids, fuzzifier, radius))
         latents.append(latent)
-        assignments.append(assign_clusters(latent, centroids, fuzzifier, radius))
         names.extend(map(str, chunk_names))
         if on_chunk is not None:
             on_chunk(len(chunk_names))
@@ -90,5 +116,6 @@ def embed_chunks(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names:
         confidence=np.concatenate([a.confidence for a in assignments]),
         distance=np.concatenate([a.distance for a in assignments]),
         novel=np.concatenate([a.novel for a in assignments]),
-        backend=config.backend, provider=encoder.provider, match=match,
+        backend=config.backend, provider=encoder.provider, match=match, params=to_dict(config),
+        timings={**timer.seconds, "wall": time.perf_counter() - start},
     )

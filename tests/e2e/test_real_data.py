@@ -9,6 +9,9 @@ import pandas as pd
 import pytest
 
 from conftest import real_data
+from scsmd import api
+from scsmd.config import EmbedConfig
+from scsmd.io import read_counts
 
 pytestmark = pytest.mark.slow
 
@@ -68,11 +71,24 @@ def test_embed_a_second_file_reproduces_clusters(trained, tmp_path):
     assert (embedded.obs["scsmd_cluster"].astype(str) == reference.obs["scsmd_cluster"].astype(str)).mean() >= 0.99
     assert {"scsmd_confidence", "scsmd_distance", "scsmd_novel", "scsmd_label"} <= set(embedded.obs)
     assert embedded.uns["scsmd"]["provider"] in ("cpu", "cuda")
+    assert "time s: read" in result.stdout and embedded.uns["scsmd"]["timings"]["wall"] > 0
 
     ts = scsmd("embed", tmp_path / "query.h5ad", "--model", folder / "models" / "baron", "--backend", "torchscript",
                "-o", tmp_path / "ts.h5ad", "--results-only", cwd=tmp_path)
     assert ts.returncode == 0, ts.stderr
     np.testing.assert_allclose(ad.read_h5ad(tmp_path / "ts.h5ad").obsm["X_scsmd"], embedded.obsm["X_scsmd"], atol=1e-4)
+
+
+def test_streamed_small_chunks_equal_one_shot_embed(trained, tmp_path):
+    folder, source, _ = trained
+    bundle = folder / "models" / "baron"
+    streamed, _ = api.embed_file(source, tmp_path / "streamed.h5ad", model=bundle, config=EmbedConfig(chunk_size=97),
+                                 results_only=True)
+    one_shot = api.embed(read_counts(source), model=bundle, config=EmbedConfig(chunk_size=10_000), copy=True)
+    assert list(streamed.obs_names) == list(one_shot.obs_names)
+    np.testing.assert_array_equal(streamed.obsm["X_scsmd"], one_shot.obsm["X_scsmd"])
+    for column in ("scsmd_cluster", "scsmd_confidence", "scsmd_distance", "scsmd_novel", "scsmd_label"):
+        np.testing.assert_array_equal(streamed.obs[column].to_numpy(), one_shot.obs[column].to_numpy())
 
 
 def test_tampered_bundle_is_refused(trained, tmp_path):

@@ -15,6 +15,7 @@ from scsmd.errors import ScsmdError
     lambda: TrainConfig(similar_above=0.1, dissimilar_below=0.2),
     lambda: ExportConfig(formats=("tflite",)),
     lambda: EmbedConfig(min_gene_overlap=1.5),
+    lambda: EmbedConfig(n_threads=0),
 ])
 def test_bad_values_are_user_errors(make):
     with pytest.raises(ScsmdError):

@@ -1,4 +1,5 @@
 import json
+import os
 
 import anndata as ad
 import numpy as np
@@ -46,11 +47,23 @@ def test_chunked_embed_equals_one_shot_in_cell_order(tiny_bundle, tmp_path):
     small, _ = api.embed_file(tmp_path / "q.h5ad", tmp_path / "a.h5ad", model=folder, config=EmbedConfig(chunk_size=7))
     whole, _ = api.embed_file(tmp_path / "q.h5ad", tmp_path / "b.h5ad", model=folder, config=EmbedConfig(chunk_size=10_000))
     assert list(small.obs_names) == list(shuffled.obs_names)
-    np.testing.assert_allclose(small.obsm["X_scsmd"], whole.obsm["X_scsmd"], atol=1e-5)
+    np.testing.assert_array_equal(small.obsm["X_scsmd"], whole.obsm["X_scsmd"])
     assert (small.obs["scsmd_cluster"] == whole.obs["scsmd_cluster"]).all()
     written = ad.read_h5ad(tmp_path / "a.h5ad")
     np.testing.assert_array_equal(written.X.toarray(), shuffled.X.toarray())  # the input's cells kept
     assert "cell_type" in written.obs and "scsmd_label" in written.obs and written.uns["scsmd"]["model"] == "tiny"
+    timings = written.uns["scsmd"]["timings"]
+    assert set(timings) == {"read", "normalize", "encode", "assign", "write", "wall"} and timings["wall"] > 0
+    assert written.uns["scsmd"]["params"]["chunk_size"] == 7
+
+
+def test_encoder_threads_are_set_from_the_config(tiny_bundle):
+    from scsmd.infer.embed import open_encoder
+
+    folder, _ = tiny_bundle
+    encoder = open_encoder(Bundle.load(folder), EmbedConfig(n_threads=3))
+    assert encoder.session.get_session_options().intra_op_num_threads == 3
+    assert EmbedConfig().n_threads == len(os.sched_getaffinity(0))
 
 
 def test_missing_genes_zeroed_and_reported_then_refused(tiny_bundle):
