@@ -199,11 +199,13 @@ def train(
 
 
 def export(bundle: Bundle | str | Path, *, config: ExportConfig = ExportConfig()) -> dict[str, Any]:
-    """Export a bundle's encoder to ONNX and/or TorchScript, each checked against PyTorch on reference cells.
+    """Export a bundle's encoder to ONNX and/or TorchScript, each checked against PyTorch on reference cells, and
+    to an int8 ONNX model, shipped only if it keeps ``config.int8_min_agreement`` of the fp32 clusters.
 
     Returns
     -------
-    Per format: file, max |latent diff| and nearest-centroid agreement; also written into the manifest.
+    Per format: file, max |latent diff| and nearest-centroid agreement (int8: against fp32, with its speed ratio,
+    or ``shipped: False`` and the reason); also written into the manifest.
 
     Raises
     ------
@@ -237,7 +239,7 @@ def embed(adata: ad.AnnData, *, model: Bundle | str | Path, config: EmbedConfig 
     model
         A loaded ``Bundle`` or the path of one (verified on load).
     config
-        Backend, provider, chunk size and minimum gene overlap.
+        Backend, provider, precision, encoder threads, chunk size and minimum gene overlap.
     key_added
         obsm key of the latent.
     copy
@@ -248,7 +250,7 @@ def embed(adata: ad.AnnData, *, model: Bundle | str | Path, config: EmbedConfig 
     ``None``, or the copy if ``copy=True``. Sets ``obsm[key_added]`` (float32, n x latent_dim),
     ``obs['scsmd_cluster']`` (categorical), ``obs['scsmd_confidence']``, ``obs['scsmd_distance']``,
     ``obs['scsmd_novel']``, ``obs['scsmd_label']`` where the bundle has labels, and ``uns['scsmd']``
-    (model, backend, provider, gene overlap).
+    (model, backend, provider, precision, gene overlap, params, seconds per stage).
     """
     bundle = _as_bundle(model)
     adata = adata.copy() if copy else adata

@@ -38,7 +38,8 @@ def test_bundle_outputs_and_quality(trained):
     folder, source, result = trained
     manifest = json.loads((folder / "models" / "baron" / "manifest.json").read_text())
     assert len(manifest["panel"]) == 784 and np.asarray(manifest["centroids"]).shape == (13, 10)
-    assert set(manifest["sha256"]) == {"model.pt", "reference_cells.npy", "encoder.onnx", "encoder.ts"}
+    assert set(manifest["sha256"]) == {"model.pt", "reference_cells.npy", "encoder.onnx", "encoder.ts", "encoder_int8.onnx"}
+    assert manifest["exports"]["int8"]["shipped"] and manifest["exports"]["int8"]["cluster_agreement"] >= 0.99
     assert {e["label"] for e in manifest["cluster_labels"]} <= set(ad.read_h5ad(source).obs["cell_type"])
     assert [h["stage"] for h in manifest["history"]].count("fuzzy") == 3
 
@@ -63,7 +64,7 @@ def test_embed_a_second_file_reproduces_clusters(trained, tmp_path):
     query = query[::-1, np.random.default_rng(0).permutation(query.n_vars)].copy()  # other cell and gene order
     query.write_h5ad(tmp_path / "query.h5ad")
     result = scsmd("embed", tmp_path / "query.h5ad", "--model", folder / "models" / "baron", "-o",
-                   tmp_path / "q_out.h5ad", "--batch-size", 500, cwd=tmp_path)
+                   tmp_path / "q_out.h5ad", "--batch-size", 500, "--precision", "fp32", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     embedded = ad.read_h5ad(tmp_path / "q_out.h5ad")
     reference = out[embedded.obs_names]
@@ -89,6 +90,17 @@ def test_streamed_small_chunks_equal_one_shot_embed(trained, tmp_path):
     np.testing.assert_array_equal(streamed.obsm["X_scsmd"], one_shot.obsm["X_scsmd"])
     for column in ("scsmd_cluster", "scsmd_confidence", "scsmd_distance", "scsmd_novel", "scsmd_label"):
         np.testing.assert_array_equal(streamed.obs[column].to_numpy(), one_shot.obs[column].to_numpy())
+
+
+def test_int8_agrees_with_fp32_on_real_cells(trained):
+    folder, source, _ = trained
+    cells = read_counts(source)
+    bundle = folder / "models" / "baron"
+    fp32 = api.embed(cells, model=bundle, config=EmbedConfig(precision="fp32"), copy=True)
+    int8 = api.embed(cells, model=bundle, config=EmbedConfig(precision="int8"), copy=True)
+    assert int8.uns["scsmd"]["precision"] == "int8" and fp32.uns["scsmd"]["precision"] == "fp32"
+    assert (int8.obs["scsmd_cluster"] == fp32.obs["scsmd_cluster"]).mean() >= 0.99
+    assert (int8.obs["scsmd_label"] == fp32.obs["scsmd_label"]).mean() >= 0.99
 
 
 def test_tampered_bundle_is_refused(trained, tmp_path):
