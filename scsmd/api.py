@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -210,11 +211,13 @@ def train(
 
 
 def export(bundle: Bundle | str | Path, *, config: ExportConfig = ExportConfig()) -> dict[str, Any]:
-    """Export a bundle's encoder to ONNX and/or TorchScript, each checked against PyTorch on reference cells.
+    """Export a bundle's encoder to ONNX and/or TorchScript, each checked against PyTorch on reference cells, and
+    to an int8 ONNX model, shipped only if it keeps ``config.int8_min_agreement`` of the fp32 clusters.
 
     Returns
     -------
-    Per format: file, max |latent diff| and nearest-centroid agreement; also written into the manifest.
+    Per format: file, max |latent diff| and nearest-centroid agreement (int8: against fp32, with its speed ratio,
+    or ``shipped: False`` and the reason); also written into the manifest.
 
     Raises
     ------
@@ -248,7 +251,7 @@ def embed(adata: ad.AnnData, *, model: Bundle | str | Path, config: EmbedConfig 
     model
         A loaded ``Bundle`` or the path of one (verified on load).
     config
-        Backend, provider, chunk size and minimum gene overlap.
+        Backend, provider, precision, encoder threads, chunk size and minimum gene overlap.
     key_added
         obsm key of the latent.
     copy
@@ -259,7 +262,7 @@ def embed(adata: ad.AnnData, *, model: Bundle | str | Path, config: EmbedConfig 
     ``None``, or the copy if ``copy=True``. Sets ``obsm[key_added]`` (float32, n x latent_dim),
     ``obs['scsmd_cluster']`` (categorical), ``obs['scsmd_confidence']``, ``obs['scsmd_distance']``,
     ``obs['scsmd_novel']``, ``obs['scsmd_label']`` where the bundle has labels, and ``uns['scsmd']``
-    (model, backend, provider, gene overlap).
+    (model, backend, provider, precision, gene overlap, params, seconds per stage).
     """
     bundle = _as_bundle(model)
     adata = adata.copy() if copy else adata
@@ -282,8 +285,10 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle
     """Stream a file through a frozen bundle and write the cells with their results (or the results only).
 
     An .h5ad is read in backed mode chunk by chunk and its copy is extended in place, so memory stays flat.
-    Returns the results as an AnnData (obs + embedding) and the bundle.
+    Returns the results as an AnnData (obs + embedding; ``uns['scsmd']['timings']``: seconds spent reading,
+    normalizing, encoding, assigning and writing, and the wall time) and the bundle.
     """
+    start = time.perf_counter()
     bundle = _as_bundle(model)
     input_path, output_path = Path(input_path), Path(output_path)
     is_h5ad = input_path.is_file() and input_path.suffix == ".h5ad"
@@ -297,6 +302,7 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle
         var_names, chunks = list(full.var_names), _chunks_of(full, config.chunk_size)
     result = embed_chunks(chunks, var_names, bundle, config, on_chunk)
     results = ad.AnnData(obs=result.obs(bundle), obsm={key_added: result.latent}, uns={"scsmd": result.uns(bundle)})
+    write_start = time.perf_counter()
     with atomic_path(output_path) as tmp:
         if results_only:
             results.write_h5ad(tmp)
@@ -305,7 +311,20 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle
         else:
             _attach(full, result, bundle, key_added)
             full.write_h5ad(tmp)
+        timings = {stage: s for stage, s in result.timings.items() if stage != "wall"}
+        timings.update(write=time.perf_counter() - write_start, wall=time.perf_counter() - start)
+        _record_timings(tmp, timings)
+    results.uns["scsmd"]["timings"] = timings
     return results, bundle
+
+
+def _record_timings(path: Path, timings: dict[str, float]) -> None:
+    """Replace uns['scsmd']['timings'] of a written .h5ad, once the write itself has been timed."""
+    import h5py
+    from anndata.io import write_elem
+
+    with h5py.File(path, "r+") as f:
+        write_elem(f["uns/scsmd"], "timings", timings)
 
 
 def count_cells(path: str | Path) -> int:

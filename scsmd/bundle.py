@@ -14,10 +14,11 @@ from scsmd.atomic import atomic_dir, atomic_path
 from scsmd.errors import ScsmdError
 from scsmd.infer.label_head import LabelHead
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: encoder_int8.onnx and exports['int8']
 MANIFEST = "manifest.json"
 WEIGHTS = "model.pt"
 ONNX = "encoder.onnx"
+ONNX_INT8 = "encoder_int8.onnx"  # shipped only when it passes its agreement check against fp32
 TORCHSCRIPT = "encoder.ts"
 REFERENCE_CELLS = "reference_cells.npy"  # a sample of training images: export checks and calibration
 LABEL_HEAD = "label_head.npz"  # the classifier on the latent, when trained with labels
@@ -121,16 +122,22 @@ class Bundle:
 
     def file(self, name: str) -> Path:
         """Path of a bundle file, refusing one the bundle does not list."""
-        if name not in self.manifest.get("sha256", {}):
-            hint = "run `scsmd export` first" if name in (ONNX, TORCHSCRIPT) else "train the bundle again"
+        if not self.has(name):
+            hint = "run `scsmd export` first" if name in (ONNX, ONNX_INT8, TORCHSCRIPT) else "train the bundle again"
             raise ScsmdError(f"bundle {self.path} has no {name}; {hint}")
         return self.path / name
 
-    def add_files(self, files: dict[str, Path], updates: dict[str, Any]) -> None:
-        """Move new files into the bundle and rewrite the manifest with their checksums and `updates`."""
+    def has(self, name: str) -> bool:
+        """Whether the bundle lists the file."""
+        return name in self.manifest.get("sha256", {})
+
+    def add_files(self, files: dict[str, Path], updates: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
+        """Move new files into the bundle, drop `remove`, and rewrite the manifest (this format) with checksums and `updates`."""
         for name, source in files.items():
             os.replace(source, self.path / name)
-        self.manifest.update(updates)
+        for name in remove:
+            (self.path / name).unlink(missing_ok=True)
+        self.manifest.update(updates, format_version=FORMAT_VERSION)
         self.manifest["sha256"] = _checksums(self.path)
         _write_manifest(self.path, self.manifest)
 

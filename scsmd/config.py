@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from scsmd.errors import ScsmdError
@@ -16,6 +17,11 @@ def _check(condition: bool, message: str) -> None:
     """Raise ScsmdError with `message` unless `condition` holds."""
     if not condition:
         raise ScsmdError(message)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity), not all the machine's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -122,15 +128,20 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
 class ExportConfig:
     """Encoder export to ONNX / TorchScript and the parity check that gates it."""
 
-    formats: tuple[str, ...] = ("onnx", "torchscript")
+    formats: tuple[str, ...] = ("onnx", "torchscript", "int8")
     opset: int = 17
     atol: float = 1e-4  # max |latent difference| allowed between torch and the export
     min_agreement: float = 0.99  # nearest-centroid clusters that must agree with torch
+    int8_calibration: Literal["percentile", "minmax", "entropy"] = "percentile"
+    int8_min_agreement: float = 0.99  # nearest-centroid clusters the int8 model must share with fp32, else not shipped
 
     def __post_init__(self) -> None:
-        _check(set(self.formats) <= {"onnx", "torchscript"} and len(self.formats) > 0,
-               f"formats must be onnx and/or torchscript, got {self.formats}")
+        _check(set(self.formats) <= {"onnx", "torchscript", "int8"} and len(self.formats) > 0,
+               f"formats must be among onnx, torchscript and int8, got {self.formats}")
         _check(self.opset >= 13, f"opset must be >= 13, got {self.opset}")
+        _check(self.int8_calibration in ("percentile", "minmax", "entropy"),
+               f"int8_calibration must be percentile, minmax or entropy, got {self.int8_calibration!r}")
+        _check(0 < self.int8_min_agreement <= 1, f"int8_min_agreement must be in (0, 1], got {self.int8_min_agreement}")
 
 
 @dataclass(frozen=True)
@@ -141,11 +152,18 @@ class EmbedConfig:
     backend: Literal["onnx", "torchscript"] = "onnx"
     provider: Literal["auto", "cuda", "cpu"] = "auto"
     min_gene_overlap: float = 0.5
+    n_threads: int = field(default_factory=usable_cores)  # encoder threads; reading runs on one more
+    precision: Literal["auto", "fp32", "int8", "fp16"] = "auto"  # auto: int8 on a CPU when the bundle ships one
 
     def __post_init__(self) -> None:
         _check(self.chunk_size >= 1, f"chunk size must be >= 1, got {self.chunk_size}")
+        _check(self.n_threads >= 1, f"n_threads must be >= 1, got {self.n_threads}")
         _check(self.backend in ("onnx", "torchscript"), f"backend must be onnx or torchscript, got {self.backend!r}")
         _check(self.provider in ("auto", "cuda", "cpu"), f"provider must be auto, cuda or cpu, got {self.provider!r}")
+        _check(self.precision in ("auto", "fp32", "int8", "fp16"),
+               f"precision must be auto, fp32, int8 or fp16, got {self.precision!r}")
+        _check(self.backend == "onnx" or self.precision in ("auto", "fp32"),
+               f"--precision {self.precision} needs --backend onnx; TorchScript runs fp32 only")
         _check(0 <= self.min_gene_overlap <= 1, f"min_gene_overlap must be in [0, 1], got {self.min_gene_overlap}")
 
 

@@ -2,20 +2,28 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from scsmd.bundle import ONNX, TORCHSCRIPT, Bundle
-from scsmd.config import EmbedConfig
+from scsmd.bundle import ONNX, ONNX_INT8, TORCHSCRIPT, Bundle
+from scsmd.config import EmbedConfig, to_dict
+from scsmd.errors import ScsmdError
 from scsmd.infer.assign import assign_clusters
 from scsmd.infer.encoder import OnnxEncoder, TorchScriptEncoder
+from scsmd.infer.prefetch import prefetch
+from scsmd.infer.timing import StageTimer
 from scsmd.panel import PanelMatch, logexpr_panel, match_panel, to_image
 
 log = logging.getLogger(__name__)
+
+PREFETCH_DEPTH = 2  # chunks read and normalized ahead of the encoder
+STAGES = ("read", "normalize", "encode", "assign")
+
 
 @dataclass
 class EmbedResult:
@@ -29,8 +37,10 @@ class EmbedResult:
     novel: np.ndarray  # (n,) bool
     backend: str
     provider: str
+    precision: str
     match: PanelMatch
-    info: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (read and normalize overlap encode)
 
     def obs(self, bundle: Bundle) -> pd.DataFrame:
         """The obs columns: scsmd_cluster (categorical), confidence, distance, novel; with labels, scsmd_label from the
@@ -53,34 +63,75 @@ class EmbedResult:
         return frame
 
     def uns(self, bundle: Bundle) -> dict:
-        """uns['scsmd']: bundle, backend, provider and gene overlap."""
-        return {"model": bundle.name, "backend": self.backend, "provider": self.provider,
+        """uns['scsmd']: bundle, backend, provider, gene overlap, parameters and seconds per stage."""
+        return {"model": bundle.name, "backend": self.backend, "provider": self.provider, "precision": self.precision,
                 "gene_overlap": self.match.overlap, "n_missing_genes": len(self.match.missing),
-                "missing_genes": self.match.missing[:20], **self.info}
+                "missing_genes": self.match.missing[:20], "params": self.params, "timings": self.timings}
 
 
-def open_encoder(bundle: Bundle, config: EmbedConfig) -> OnnxEncoder | TorchScriptEncoder:
-    """The bundle's exported encoder for the configured backend and provider."""
+def _int8_missing(bundle: Bundle) -> ScsmdError:
+    """Why a bundle has no int8 model, and what to do."""
+    record = bundle.manifest.get("exports", {}).get("int8")
+    why = f"its export check failed: {record['reason']}" if record else "it was exported without one"
+    return ScsmdError(f"bundle {bundle.path} has no int8 model ({why}); use --precision auto or fp32, "
+                      "or re-run `scsmd export` with a newer scsmd")
+
+
+def open_encoder(bundle: Bundle, config: EmbedConfig) -> tuple[OnnxEncoder | TorchScriptEncoder, str]:
+    """The bundle's exported encoder for the configured backend, provider and precision, and that precision.
+
+    auto: int8 when the encoder runs on the CPU and the bundle ships a checked int8 model, else fp32.
+    """
     if config.backend == "torchscript":
-        return TorchScriptEncoder(bundle.file(TORCHSCRIPT), config.provider)
-    return OnnxEncoder(bundle.file(ONNX), config.provider)
+        return TorchScriptEncoder(bundle.file(TORCHSCRIPT), config.provider, config.n_threads), "fp32"
+    if config.precision == "fp16":
+        raise ScsmdError("--precision fp16 needs onnxruntime's CUDA provider and an fp16 model, which scsmd does not "
+                         "export yet; use --precision auto, fp32 or int8")
+    if config.precision == "int8":
+        if not bundle.has(ONNX_INT8):
+            raise _int8_missing(bundle)
+        return OnnxEncoder(bundle.file(ONNX_INT8), config.provider, config.n_threads), "int8"
+    encoder = OnnxEncoder(bundle.file(ONNX), config.provider, config.n_threads)
+    if config.precision == "auto" and encoder.provider == "cpu" and bundle.has(ONNX_INT8):
+        return OnnxEncoder(bundle.file(ONNX_INT8), "cpu", config.n_threads), "int8"
+    return encoder, "fp32"
+
+
+def _images(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMatch, preprocess: dict,
+            timer: StageTimer) -> Iterator[tuple[Sequence[str], np.ndarray]]:
+    """(cell names, encoder images) per chunk, timing reading and normalizing apart."""
+    chunks = iter(chunks)
+    while True:
+        with timer("read"):
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        names, counts = chunk
+        with timer("normalize"):
+            images = to_image(logexpr_panel(counts, match, target_sum=preprocess["target_sum"]), preprocess["image_side"])
+        yield names, images
 
 
 def embed_chunks(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: Sequence[str], bundle: Bundle,
                  config: EmbedConfig = EmbedConfig(), on_chunk: Callable[[int], None] | None = None) -> EmbedResult:
-    """Embed and assign (cell names, counts) chunks; only per-cell results are kept, so memory stays flat."""
+    """Embed and assign (cell names, counts) chunks; only per-cell results are kept, so memory stays flat.
+
+    A background thread reads and normalizes the next chunks while the encoder runs on this one.
+    """
+    start = time.perf_counter()
     match = match_panel(list(var_names), bundle.panel, min_overlap=config.min_gene_overlap)
-    encoder = open_encoder(bundle, config)
-    log.info("embedding with %s on %s", config.backend, encoder.provider)
-    preprocess = bundle.preprocess
+    encoder, precision = open_encoder(bundle, config)
+    log.info("embedding with %s %s on %s, %d threads", config.backend, precision, encoder.provider, config.n_threads)
     centroids, fuzzifier, radius = bundle.centroids, bundle.fuzzifier, bundle.novelty_radius
+    timer = StageTimer(STAGES)
     names: list[str] = []
     latents, assignments = [], []
-    for chunk_names, counts in chunks:
-        images = to_image(logexpr_panel(counts, match, target_sum=preprocess["target_sum"]), preprocess["image_side"])
-        latent = encoder(images)
+    for chunk_names, images in prefetch(_images(chunks, match, bundle.preprocess, timer), PREFETCH_DEPTH):
+        with timer("encode"):
+            latent = encoder(images)
+        with timer("assign"):
+            assignments.append(assign_clusters(latent, centroids, fuzzifier, radius))
         latents.append(latent)
-        assignments.append(assign_clusters(latent, centroids, fuzzifier, radius))
         names.extend(map(str, chunk_names))
         if on_chunk is not None:
             on_chunk(len(chunk_names))
@@ -91,5 +142,6 @@ def embed_chunks(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names:
         confidence=np.concatenate([a.confidence for a in assignments]),
         distance=np.concatenate([a.distance for a in assignments]),
         novel=np.concatenate([a.novel for a in assignments]),
-        backend=config.backend, provider=encoder.provider, match=match,
+        backend=config.backend, provider=encoder.provider, precision=precision, match=match, params=to_dict(config),
+        timings={**timer.seconds, "wall": time.perf_counter() - start},
     )

@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from scsmd.config import usable_cores
 from scsmd.errors import ScsmdError
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,16 @@ def _in_batches(run, images: np.ndarray, batch: int = BATCH) -> np.ndarray:
 class OnnxEncoder:
     """An onnxruntime session over encoder.onnx; `provider` says which one really runs."""
 
-    def __init__(self, path: str | Path, provider: Provider = "auto"):
+    def __init__(self, path: str | Path, provider: Provider = "auto", n_threads: int | None = None):
         import onnxruntime as ort
 
         wanted = [CUDA, CPU] if provider in ("auto", "cuda") and CUDA in ort.get_available_providers() else [CPU]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = n_threads or usable_cores()  # deliberate: the reader thread shares the cores
+        options.inter_op_num_threads = 1
         ort.set_default_logger_severity(4)  # a CUDA provider that fails to load on a CPU machine is not an error here
         try:
-            self.session = ort.InferenceSession(str(path), providers=wanted)
+            self.session = ort.InferenceSession(str(path), options, providers=wanted)
         finally:
             ort.set_default_logger_severity(2)
         running = self.session.get_providers()
@@ -48,7 +52,7 @@ class OnnxEncoder:
 class TorchScriptEncoder:
     """A TorchScript encoder.ts; the one backend that imports torch."""
 
-    def __init__(self, path: str | Path, provider: Provider = "auto"):
+    def __init__(self, path: str | Path, provider: Provider = "auto", n_threads: int | None = None):
         try:
             import torch
         except ImportError as exc:
@@ -56,6 +60,7 @@ class TorchScriptEncoder:
         if provider == "cuda" and not torch.cuda.is_available():
             raise ScsmdError("--provider cuda was asked for but torch sees no CUDA GPU; use --provider auto or cpu")
         self._torch = torch
+        torch.set_num_threads(n_threads or usable_cores())
         self.device = torch.device("cuda" if provider != "cpu" and torch.cuda.is_available() else "cpu")
         self.module = torch.jit.load(str(path), map_location=self.device).eval()
         self.provider = self.device.type

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -10,15 +11,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from scsmd.bundle import ONNX, REFERENCE_CELLS, TORCHSCRIPT, Bundle
+from scsmd.bundle import ONNX, ONNX_INT8, REFERENCE_CELLS, TORCHSCRIPT, Bundle
 from scsmd.config import ExportConfig
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import assign_clusters
 from scsmd.infer.encoder import OnnxEncoder, TorchScriptEncoder
 from scsmd.train.bundle_io import load_model_weights
+from scsmd.train.quantize import gate_convs, quantize_nodes
 from scsmd.train.simplify import simplify_encoder
 
 log = logging.getLogger(__name__)
+
+SPEED_REPEATS = 3  # int8 and fp32 timed alternately on the reference cells, best of these
 
 
 def export_onnx(encoder: torch.nn.Module, path: Path, opset: int, side: int) -> None:
@@ -38,18 +42,77 @@ def _export_torchscript(encoder: torch.nn.Module, path: Path, side: int) -> None
         torch.jit.trace(encoder, torch.zeros(2, 1, side, side)).save(str(path))
 
 
+def parity(expected: np.ndarray, actual: np.ndarray, centroids: np.ndarray, fuzzifier: float) -> dict[str, float]:
+    """Max |latent diff| and the fraction of cells whose nearest centroid is the same."""
+    agreement = float((assign_clusters(expected, centroids, fuzzifier).clusters
+                       == assign_clusters(actual, centroids, fuzzifier).clusters).mean())
+    return {"max_abs_diff": float(np.abs(expected - actual).max()), "cluster_agreement": agreement,
+            "n_cells_checked": int(len(expected))}
+
+
 def check_parity(expected: np.ndarray, actual: np.ndarray, centroids: np.ndarray, fuzzifier: float,
                  config: ExportConfig, what: str) -> dict[str, float]:
     """Shape, then max |diff| <= atol, then nearest-centroid agreement; raise ScsmdError on failure."""
     if expected.shape != actual.shape:
         raise ScsmdError(f"{what} export gives latent shape {actual.shape}, PyTorch {expected.shape}; export not written")
-    max_diff = float(np.abs(expected - actual).max())
-    agreement = float((assign_clusters(expected, centroids, fuzzifier).clusters
-                       == assign_clusters(actual, centroids, fuzzifier).clusters).mean())
+    figures = parity(expected, actual, centroids, fuzzifier)
+    max_diff, agreement = figures["max_abs_diff"], figures["cluster_agreement"]
     if max_diff > config.atol or agreement < config.min_agreement:
         raise ScsmdError(f"{what} export fails its check (max |diff| {max_diff:.2e} > {config.atol:.0e} or cluster "
                          f"agreement {agreement:.2%} < {config.min_agreement:.0%}); export not written")
-    return {"max_abs_diff": max_diff, "cluster_agreement": agreement, "n_cells_checked": int(len(expected))}
+    return figures
+
+
+def _speed_ratio(fast: OnnxEncoder, slow: OnnxEncoder, cells: np.ndarray) -> float:
+    """Throughput of `fast` over `slow` on the same cells, best of alternating runs."""
+    best = {id(fast): float("inf"), id(slow): float("inf")}
+    for _ in range(SPEED_REPEATS):
+        for encoder in (fast, slow):
+            start = time.perf_counter()
+            encoder(cells)
+            best[id(encoder)] = min(best[id(encoder)], time.perf_counter() - start)
+    return best[id(slow)] / best[id(fast)]
+
+
+def _label_agreement(bundle: Bundle, expected: np.ndarray, actual: np.ndarray) -> float | None:
+    """Fraction of cells given the same cluster label, where the bundle has labels."""
+    if bundle.cluster_labels is None:
+        return None
+    labels = np.asarray(bundle.cluster_labels, dtype=object)
+    clusters = [assign_clusters(latent, bundle.centroids, bundle.fuzzifier).clusters for latent in (expected, actual)]
+    return float((labels[clusters[0]] == labels[clusters[1]]).mean())
+
+
+def export_int8(bundle: Bundle, onnx_path: Path, cells: np.ndarray, folder: Path,
+                config: ExportConfig) -> tuple[Path | None, dict[str, Any]]:
+    """Quantize the gates of the first k stages for each k, check each against fp32; keep the fastest that agrees.
+
+    Returns the int8 model's path (None when no variant reaches ``config.int8_min_agreement``) and its report.
+    """
+    fp32 = OnnxEncoder(onnx_path, provider="cpu", n_threads=1)
+    expected = fp32(cells)
+    gates = gate_convs(onnx_path)
+    tried, best = [], None
+    for k in range(len(gates), 0, -1):
+        path = folder / f"int8_{k}.onnx"
+        quantize_nodes(onnx_path, path, cells, [name for gate in gates[:k] for name in gate], config.int8_calibration)
+        int8 = OnnxEncoder(path, provider="cpu", n_threads=1)
+        actual = int8(cells)
+        figures = {"quantized_gates": k, **parity(expected, actual, bundle.centroids, bundle.fuzzifier),
+                   "label_agreement": _label_agreement(bundle, expected, actual),
+                   "speed_ratio": _speed_ratio(int8, fp32, cells)}
+        tried.append(figures)
+        passes = figures["cluster_agreement"] >= config.int8_min_agreement
+        if passes and (best is None or figures["speed_ratio"] > best[1]["speed_ratio"]):
+            best = (path, figures)
+    common = {"calibration": config.int8_calibration, "min_agreement": config.int8_min_agreement,
+              "threads": 1, "n_gates": len(gates), "tried": tried}
+    if best is None:
+        top = max((t["cluster_agreement"] for t in tried), default=0.0)
+        reason = (f"no int8 variant kept {config.int8_min_agreement:.0%} of nearest-centroid clusters of fp32 "
+                  f"(best {top:.2%}); fp32 stays the CPU model")
+        return None, {"shipped": False, "reason": reason, **common}
+    return best[0], {"shipped": True, "file": ONNX_INT8, **best[1], **common}
 
 
 def export_bundle(bundle: Bundle, config: ExportConfig = ExportConfig()) -> dict[str, Any]:
@@ -61,8 +124,9 @@ def export_bundle(bundle: Bundle, config: ExportConfig = ExportConfig()) -> dict
         expected = model.encoder(torch.from_numpy(cells)).numpy()
     report: dict[str, Any] = dict(bundle.manifest.get("exports", {}))
     files: dict[str, Path] = {}
+    remove: tuple[str, ...] = ()
     with tempfile.TemporaryDirectory(dir=bundle.path.parent) as tmp:
-        for fmt in config.formats:
+        for fmt in (f for f in config.formats if f != "int8"):
             if fmt == "onnx":
                 path = Path(tmp) / ONNX
                 simplified, n_pointwise = simplify_encoder(model.encoder, side)
@@ -78,5 +142,15 @@ def export_bundle(bundle: Bundle, config: ExportConfig = ExportConfig()) -> dict
             files[path.name] = path
             log.info("%s export: max |diff| %.1e, cluster agreement %.2f%% on %d cells", fmt,
                      figures["max_abs_diff"], 100 * figures["cluster_agreement"], figures["n_cells_checked"])
-        bundle.add_files(files, {"exports": report})
+        if "int8" in config.formats:
+            source = files[ONNX] if ONNX in files else bundle.file(ONNX)
+            path, report["int8"] = export_int8(bundle, source, cells, Path(tmp), config)
+            if path is None:
+                remove = (ONNX_INT8,)
+                log.warning("int8 model not shipped: %s", report["int8"]["reason"])
+            else:
+                files[ONNX_INT8] = path
+                log.info("int8 export: cluster agreement %.2f%% with fp32, %.2fx its speed on one thread",
+                         100 * report["int8"]["cluster_agreement"], report["int8"]["speed_ratio"])
+        bundle.add_files(files, {"exports": report}, remove)
     return report

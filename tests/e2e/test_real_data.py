@@ -9,6 +9,9 @@ import pandas as pd
 import pytest
 
 from conftest import real_data
+from scsmd import api
+from scsmd.config import EmbedConfig
+from scsmd.io import read_counts
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +38,9 @@ def test_bundle_outputs_and_quality(trained):
     folder, source, result = trained
     manifest = json.loads((folder / "models" / "baron" / "manifest.json").read_text())
     assert len(manifest["panel"]) == 784 and np.asarray(manifest["centroids"]).shape == (13, 10)
-    assert set(manifest["sha256"]) == {"model.pt", "reference_cells.npy", "label_head.npz", "encoder.onnx", "encoder.ts"}
+    assert set(manifest["sha256"]) == {"model.pt", "reference_cells.npy", "label_head.npz", "encoder.onnx", "encoder.ts",
+                                       "encoder_int8.onnx"}
+    assert manifest["exports"]["int8"]["shipped"] and manifest["exports"]["int8"]["cluster_agreement"] >= 0.99
     assert {e["label"] for e in manifest["cluster_labels"]} <= set(ad.read_h5ad(source).obs["cell_type"])
     assert [h["stage"] for h in manifest["history"]] == ["pretrain"] * EPOCHS  # the default preset's one stage
     assert manifest["label_head"]["training_accuracy"] > 0.9
@@ -61,7 +66,7 @@ def test_embed_a_second_file_reproduces_clusters(trained, tmp_path):
     query = query[::-1, np.random.default_rng(0).permutation(query.n_vars)].copy()  # other cell and gene order
     query.write_h5ad(tmp_path / "query.h5ad")
     result = scsmd("embed", tmp_path / "query.h5ad", "--model", folder / "models" / "baron", "-o",
-                   tmp_path / "q_out.h5ad", "--batch-size", 500, cwd=tmp_path)
+                   tmp_path / "q_out.h5ad", "--batch-size", 500, "--precision", "fp32", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     embedded = ad.read_h5ad(tmp_path / "q_out.h5ad")
     reference = out[embedded.obs_names]
@@ -70,11 +75,35 @@ def test_embed_a_second_file_reproduces_clusters(trained, tmp_path):
     assert {"scsmd_confidence", "scsmd_distance", "scsmd_novel", "scsmd_label"} <= set(embedded.obs)
     assert (embedded.obs["scsmd_label"].astype(str) == embedded.obs["cell_type"].astype(str)).mean() > 0.9
     assert embedded.uns["scsmd"]["provider"] in ("cpu", "cuda")
+    assert "time s: read" in result.stdout and embedded.uns["scsmd"]["timings"]["wall"] > 0
 
     ts = scsmd("embed", tmp_path / "query.h5ad", "--model", folder / "models" / "baron", "--backend", "torchscript",
                "-o", tmp_path / "ts.h5ad", "--results-only", cwd=tmp_path)
     assert ts.returncode == 0, ts.stderr
     np.testing.assert_allclose(ad.read_h5ad(tmp_path / "ts.h5ad").obsm["X_scsmd"], embedded.obsm["X_scsmd"], atol=1e-4)
+
+
+def test_streamed_small_chunks_equal_one_shot_embed(trained, tmp_path):
+    folder, source, _ = trained
+    bundle = folder / "models" / "baron"
+    streamed, _ = api.embed_file(source, tmp_path / "streamed.h5ad", model=bundle, config=EmbedConfig(chunk_size=97),
+                                 results_only=True)
+    one_shot = api.embed(read_counts(source), model=bundle, config=EmbedConfig(chunk_size=10_000), copy=True)
+    assert list(streamed.obs_names) == list(one_shot.obs_names)
+    np.testing.assert_array_equal(streamed.obsm["X_scsmd"], one_shot.obsm["X_scsmd"])
+    for column in ("scsmd_cluster", "scsmd_confidence", "scsmd_distance", "scsmd_novel", "scsmd_label"):
+        np.testing.assert_array_equal(streamed.obs[column].to_numpy(), one_shot.obs[column].to_numpy())
+
+
+def test_int8_agrees_with_fp32_on_real_cells(trained):
+    folder, source, _ = trained
+    cells = read_counts(source)
+    bundle = folder / "models" / "baron"
+    fp32 = api.embed(cells, model=bundle, config=EmbedConfig(precision="fp32"), copy=True)
+    int8 = api.embed(cells, model=bundle, config=EmbedConfig(precision="int8"), copy=True)
+    assert int8.uns["scsmd"]["precision"] == "int8" and fp32.uns["scsmd"]["precision"] == "fp32"
+    assert (int8.obs["scsmd_cluster"] == fp32.obs["scsmd_cluster"]).mean() >= 0.99
+    assert (int8.obs["scsmd_label"] == fp32.obs["scsmd_label"]).mean() >= 0.99
 
 
 def test_tampered_bundle_is_refused(trained, tmp_path):

@@ -18,6 +18,7 @@ from scsmd.errors import ScsmdError
     lambda: preset("fastest"),
     lambda: ExportConfig(formats=("tflite",)),
     lambda: EmbedConfig(min_gene_overlap=1.5),
+    lambda: EmbedConfig(n_threads=0),
 ])
 def test_bad_values_are_user_errors(make):
     with pytest.raises(ScsmdError):

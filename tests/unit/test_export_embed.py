@@ -1,4 +1,5 @@
 import json
+import os
 
 import anndata as ad
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 
 import scsmd
 from scsmd import api
-from scsmd.bundle import MANIFEST, ONNX, Bundle
+from scsmd.bundle import MANIFEST, ONNX, ONNX_INT8, Bundle
 from scsmd.config import EmbedConfig, ExportConfig
 from scsmd.errors import ScsmdError
 from scsmd.train import export as export_module
@@ -19,12 +20,55 @@ def test_export_recorded_in_manifest(tiny_bundle):
         report = bundle.manifest["exports"][fmt]
         assert report["max_abs_diff"] <= 1e-4 and report["cluster_agreement"] >= 0.99
         assert report["file"] in bundle.manifest["sha256"]
+    int8 = bundle.manifest["exports"]["int8"]
+    assert [t["quantized_gates"] for t in int8["tried"]] == [3, 2, 1]
+    assert all({"cluster_agreement", "max_abs_diff", "speed_ratio", "label_agreement"} <= set(t) for t in int8["tried"])
+    assert bundle.has(ONNX_INT8) == int8["shipped"] == (int8["cluster_agreement"] >= 0.99 if int8["shipped"] else False)
+
+
+def test_int8_below_the_agreement_bar_is_not_shipped(tiny_bundle, tmp_path, monkeypatch):
+    import shutil
+
+    folder, trained = tiny_bundle
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    original = export_module.parity
+    monkeypatch.setattr(export_module, "parity", lambda *a: {**original(*a), "cluster_agreement": 0.9})
+    report = scsmd.export(copy, config=ExportConfig(formats=("int8",)))
+    bundle = Bundle.load(copy)
+    assert not report["int8"]["shipped"] and "90.00%" in report["int8"]["reason"]
+    assert not bundle.has(ONNX_INT8) and not (copy / ONNX_INT8).exists()
+    assert bundle.manifest["exports"]["int8"]["reason"] == report["int8"]["reason"]
+    out = scsmd.embed(trained, model=copy, copy=True)
+    assert out.uns["scsmd"]["precision"] == "fp32"
+    with pytest.raises(ScsmdError, match="no int8 model .its export check failed: no int8 variant"):
+        scsmd.embed(trained, model=copy, config=EmbedConfig(precision="int8"))
+
+
+@pytest.mark.parametrize("precision, message", [("int8", "no int8 model"), ("fp16", "--precision fp16 needs")])
+def test_unavailable_precision_is_a_clear_cli_error(tiny_bundle, tmp_path, precision, message):
+    import shutil
+    import subprocess
+    import sys
+
+    folder, trained = tiny_bundle
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    manifest = json.loads((copy / MANIFEST).read_text())
+    manifest["sha256"].pop(ONNX_INT8, None)
+    del manifest["exports"]["int8"]
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    trained.write_h5ad(tmp_path / "cells.h5ad")
+    result = subprocess.run([sys.executable, "-m", "scsmd", "embed", "cells.h5ad", "--model", copy, "-o", "out.h5ad",
+                             "--precision", precision], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2 and "error: " in result.stderr and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out.h5ad").exists()
 
 
 @pytest.mark.parametrize("backend", ["onnx", "torchscript"])
 def test_training_cells_reproduce_training_latent(tiny_bundle, backend):
     folder, trained = tiny_bundle
-    out = scsmd.embed(trained, model=folder, config=EmbedConfig(backend=backend), copy=True)
+    out = scsmd.embed(trained, model=folder, config=EmbedConfig(backend=backend, precision="fp32"), copy=True)
     assert np.abs(out.obsm["X_scsmd"] - trained.obsm["X_scsmd"]).max() < 1e-4
     assert (out.obs["scsmd_cluster"] == trained.obs["scsmd_cluster"]).mean() >= 0.99
     assert out.uns["scsmd"]["provider"] == "cpu" and out.uns["scsmd"]["gene_overlap"] == 1.0
@@ -48,11 +92,23 @@ def test_chunked_embed_equals_one_shot_in_cell_order(tiny_bundle, tmp_path):
     small, _ = api.embed_file(tmp_path / "q.h5ad", tmp_path / "a.h5ad", model=folder, config=EmbedConfig(chunk_size=7))
     whole, _ = api.embed_file(tmp_path / "q.h5ad", tmp_path / "b.h5ad", model=folder, config=EmbedConfig(chunk_size=10_000))
     assert list(small.obs_names) == list(shuffled.obs_names)
-    np.testing.assert_allclose(small.obsm["X_scsmd"], whole.obsm["X_scsmd"], atol=1e-5)
+    np.testing.assert_array_equal(small.obsm["X_scsmd"], whole.obsm["X_scsmd"])
     assert (small.obs["scsmd_cluster"] == whole.obs["scsmd_cluster"]).all()
     written = ad.read_h5ad(tmp_path / "a.h5ad")
     np.testing.assert_array_equal(written.X.toarray(), shuffled.X.toarray())  # the input's cells kept
     assert "cell_type" in written.obs and "scsmd_label" in written.obs and written.uns["scsmd"]["model"] == "tiny"
+    timings = written.uns["scsmd"]["timings"]
+    assert set(timings) == {"read", "normalize", "encode", "assign", "write", "wall"} and timings["wall"] > 0
+    assert written.uns["scsmd"]["params"]["chunk_size"] == 7
+
+
+def test_encoder_threads_are_set_from_the_config(tiny_bundle):
+    from scsmd.infer.embed import open_encoder
+
+    folder, _ = tiny_bundle
+    encoder, _ = open_encoder(Bundle.load(folder), EmbedConfig(n_threads=3, precision="fp32"))
+    assert encoder.session.get_session_options().intra_op_num_threads == 3
+    assert EmbedConfig().n_threads == len(os.sched_getaffinity(0))
 
 
 def test_missing_genes_zeroed_and_reported_then_refused(tiny_bundle):
