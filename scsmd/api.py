@@ -158,7 +158,7 @@ def train(
     cluster_labels = _cluster_labels(adata, result.labels, n_clusters, label_key) if label_key else None
     metrics = score_clusters(adata.obs[label_key], result.labels) if label_key else None
     head, head_accuracy = None, None
-    if label_key:
+    if label_key and bundle_dir is not None:  # the head lives in the bundle; nothing else uses it
         truth = adata.obs[label_key].astype(str).to_numpy()
         head = fit_label_head(result.latent, truth, train_config.label_head_hidden, train_config.seed)
         head_accuracy = float((head.predict(result.latent)[0] == truth).mean())
