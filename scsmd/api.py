@@ -18,7 +18,9 @@ from scsmd.bundle import LABEL_HEAD, REFERENCE_CELLS, Bundle, write_bundle
 from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, to_dict
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import distance_quantiles
-from scsmd.infer.embed import EmbedResult, embed_chunks
+from scsmd.infer.embed import EmbedResult, embed_chunks, iter_embed
+from scsmd.infer.h5ad_results import H5adResults, results_skeleton
+from scsmd.infer.memory import return_freed_memory
 from scsmd.io import h5ad_shape, iter_row_chunks, read_counts
 from scsmd.metrics import score_clusters
 from scsmd.panel import library_sizes, logexpr_panel, match_panel
@@ -281,41 +283,74 @@ def _attach(adata: ad.AnnData, result: EmbedResult, bundle: Bundle, key_added: s
 
 def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle | str | Path,
                config: EmbedConfig = EmbedConfig(), results_only: bool = False, transpose: bool = False,
-               key_added: str = "X_scsmd", on_chunk: Callable[[int], None] | None = None) -> tuple[ad.AnnData, Bundle]:
+               key_added: str = "X_scsmd", on_chunk: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Stream a file through a frozen bundle and write the cells with their results (or the results only).
 
-    An .h5ad is read in backed mode chunk by chunk and its copy is extended in place, so memory stays flat.
-    Returns the results as an AnnData (obs + embedding; ``uns['scsmd']['timings']``: seconds spent reading,
-    normalizing, encoding, assigning and writing, and the wall time) and the bundle.
+    An .h5ad is sliced on disk chunk by chunk and each chunk's results are written into the output as they come,
+    so memory stays flat however many cells there are. Returns ``uns['scsmd']`` of the output: model, provider,
+    precision, gene overlap, ``n_cells``, ``n_novel`` and the seconds spent reading, normalizing, encoding,
+    assigning and writing, and the wall time.
     """
     start = time.perf_counter()
     bundle = _as_bundle(model)
     input_path, output_path = Path(input_path), Path(output_path)
-    is_h5ad = input_path.is_file() and input_path.suffix == ".h5ad"
-    if is_h5ad:
-        n_cells, var_names = h5ad_shape(input_path)
-        if n_cells == 0:
-            raise ScsmdError(f"{input_path} holds no cells; give a file with cells")
-        chunks = iter_row_chunks(input_path, config.chunk_size)
-    else:
-        full = read_counts(input_path, transpose=transpose)
-        var_names, chunks = list(full.var_names), _chunks_of(full, config.chunk_size)
-    result = embed_chunks(chunks, var_names, bundle, config, on_chunk)
-    results = ad.AnnData(obs=result.obs(bundle), obsm={key_added: result.latent}, uns={"scsmd": result.uns(bundle)})
-    write_start = time.perf_counter()
     with atomic_path(output_path) as tmp:
-        if results_only:
-            results.write_h5ad(tmp)
-        elif is_h5ad:
-            _extend_h5ad(input_path, tmp, results, key_added)
+        if input_path.is_file() and input_path.suffix == ".h5ad":
+            uns = _stream_h5ad(input_path, tmp, bundle, config, results_only, key_added, on_chunk)
         else:
-            _attach(full, result, bundle, key_added)
-            full.write_h5ad(tmp)
-        timings = {stage: s for stage, s in result.timings.items() if stage != "wall"}
-        timings.update(write=time.perf_counter() - write_start, wall=time.perf_counter() - start)
-        _record_timings(tmp, timings)
-    results.uns["scsmd"]["timings"] = timings
-    return results, bundle
+            uns = _embed_in_memory(input_path, tmp, bundle, config, results_only, transpose, key_added, on_chunk)
+        uns["timings"]["wall"] = time.perf_counter() - start
+        _record_timings(tmp, uns["timings"])
+    return uns
+
+
+def _summary(result: EmbedResult, bundle: Bundle, n_cells: int, n_novel: int, write_seconds: float) -> dict[str, Any]:
+    """uns['scsmd'] of a written file: the run, its cell counts and the seconds per stage."""
+    timings = {stage: s for stage, s in result.timings.items() if stage != "wall"}
+    return {**result.uns(bundle), "n_cells": n_cells, "n_novel": n_novel, "timings": {**timings, "write": write_seconds}}
+
+
+def _stream_h5ad(source: Path, target: Path, bundle: Bundle, config: EmbedConfig, results_only: bool, key_added: str,
+                 on_chunk: Callable[[int], None] | None) -> dict[str, Any]:
+    """Embed an .h5ad chunk by chunk into a copy of it (or a results-only file), writing each chunk as it comes."""
+    import shutil
+
+    import h5py
+
+    n_cells, var_names = h5ad_shape(source)
+    if n_cells == 0:
+        raise ScsmdError(f"{source} holds no cells; give a file with cells")
+    return_freed_memory()
+    write_start = time.perf_counter()
+    if results_only:
+        results_skeleton(source, target, config.chunk_size)
+    else:
+        shutil.copyfile(source, target)
+    write_seconds, n_novel, last = time.perf_counter() - write_start, 0, None
+    with h5py.File(target, "r+") as f:
+        writer = H5adResults(f, n_cells, key_added)
+        for last in iter_embed(iter_row_chunks(source, config.chunk_size), var_names, bundle, config, on_chunk):
+            write_start = time.perf_counter()
+            writer.append(last.obs(bundle), last.latent)
+            n_novel += int(last.novel.sum())
+            write_seconds += time.perf_counter() - write_start
+        uns = _summary(last, bundle, n_cells, n_novel, write_seconds)
+        writer.close(uns)
+    return uns
+
+
+def _embed_in_memory(source: Path, target: Path, bundle: Bundle, config: EmbedConfig, results_only: bool,
+                     transpose: bool, key_added: str, on_chunk: Callable[[int], None] | None) -> dict[str, Any]:
+    """Embed a text table or 10x input, which is read whole, and write it with its results (or the results)."""
+    full = read_counts(source, transpose=transpose)
+    result = embed_chunks(_chunks_of(full, config.chunk_size), list(full.var_names), bundle, config, on_chunk)
+    write_start = time.perf_counter()
+    out = ad.AnnData(obs=pd.DataFrame(index=full.obs_names)) if results_only else full
+    _attach(out, result, bundle, key_added)
+    out.uns["scsmd"] = _summary(result, bundle, out.n_obs, int(result.novel.sum()), 0.0)
+    out.write_h5ad(target)
+    out.uns["scsmd"]["timings"]["write"] = time.perf_counter() - write_start
+    return out.uns["scsmd"]
 
 
 def _record_timings(path: Path, timings: dict[str, float]) -> None:
@@ -330,26 +365,6 @@ def _record_timings(path: Path, timings: dict[str, float]) -> None:
 def count_cells(path: str | Path) -> int:
     """Number of cells in an .h5ad without loading it."""
     return h5ad_shape(path)[0]
-
-
-def _extend_h5ad(source: Path, target: Path, results: ad.AnnData, key_added: str) -> None:
-    """Copy an .h5ad and add obs columns, obsm and uns of the results without loading its X."""
-    import shutil
-
-    import h5py
-    from anndata.io import read_elem, write_elem
-
-    shutil.copyfile(source, target)
-    with h5py.File(target, "r+") as f:
-        obs = read_elem(f["obs"])
-        for column in results.obs.columns:
-            obs[column] = results.obs[column].values
-        write_elem(f, "obs", obs)
-        if "obsm" not in f:
-            write_elem(f, "obsm", {})
-        write_elem(f["obsm"], key_added, results.obsm[key_added])
-        uns = f["uns"] if "uns" in f else f.create_group("uns")
-        write_elem(uns, "scsmd", results.uns["scsmd"])
 
 
 def evaluate(adata: ad.AnnData, *, label_key: str, cluster_key: str = CLUSTER_KEY) -> dict[str, float]:

@@ -249,14 +249,11 @@ def embed(
     bundle = api.load_model(model)
     total = api.count_cells(input) if input.is_file() and input.suffix == ".h5ad" else None
     with _cell_bar(total) as on_chunk:
-        results, bundle = api.embed_file(input, output, model=bundle, config=config, results_only=results_only,
-                                         transpose=transpose, on_chunk=on_chunk)
-    _write_reference_csvs(results, output.parent, name)
-    uns = results.uns["scsmd"]
-    novel = int(results.obs["scsmd_novel"].sum())
-    typer.echo(f"{output}: {results.n_obs} cells, {backend} {uns['precision']} on {uns['provider']}, gene overlap {uns['gene_overlap']:.0%}, "
-               f"{novel} novel")
-    typer.echo(_time_split(uns["timings"], results.n_obs))
+        summary = api.embed_file(input, output, model=bundle, config=config, results_only=results_only,
+                                 transpose=transpose, on_chunk=on_chunk)
+    typer.echo(f"{output}: {summary['n_cells']} cells, {backend} {summary['precision']} on {summary['provider']}, "
+               f"gene overlap {summary['gene_overlap']:.0%}, {summary['n_novel']} novel")
+    typer.echo(_time_split(summary["timings"], summary["n_cells"]))
 
 
 def _time_split(timings: dict[str, float], n_cells: int) -> str:

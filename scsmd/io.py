@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.io
 import scipy.sparse as sp
+from anndata.io import sparse_dataset
 
 from scsmd.atomic import atomic_path
 from scsmd.errors import ScsmdError
@@ -145,32 +146,44 @@ def check_counts(counts: sp.spmatrix | np.ndarray, source: str) -> None:
         log.warning("%s holds non-integer values; scsmd expects raw counts", source)
 
 
+def _index_name(group: h5py.Group, path: Path) -> str:
+    """The name of a dataframe group's index dataset (anndata >= 0.7 files)."""
+    if "_index" not in group.attrs:
+        raise ScsmdError(f"{path} uses an old .h5ad layout without an obs/var index; re-save it with a recent anndata "
+                         "(adata = anndata.read_h5ad(path); adata.write_h5ad(path))")
+    return group.attrs["_index"]
+
+
+def h5ad_names(f: h5py.File, axis: str, path: Path) -> h5py.Dataset:
+    """The obs or var names dataset of an open .h5ad, read lazily."""
+    return f[axis][_index_name(f[axis], path)]
+
+
 def h5ad_shape(path: str | Path) -> tuple[int, list[str]]:
-    """Number of cells and the gene names of an .h5ad, without loading X."""
-    adata = ad.read_h5ad(path, backed="r")
-    try:
-        return adata.n_obs, list(adata.var_names)
-    finally:
-        adata.file.close()
+    """Number of cells and the gene names of an .h5ad, without loading X or obs."""
+    path = Path(path)
+    with h5py.File(path, "r") as f:
+        return len(h5ad_names(f, "obs", path)), list(h5ad_names(f, "var", path).asstr()[:])
 
 
-def iter_row_chunks(path: str | Path, chunk_size: int, *, transpose: bool = False) -> Iterator[tuple[pd.Index, sp.csr_matrix]]:
-    """Yield (cell names, counts CSR) chunks; .h5ad is read in backed mode so memory stays flat."""
+def iter_row_chunks(path: str | Path, chunk_size: int, *, transpose: bool = False) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
+    """Yield (cell names, counts CSR) chunks; an .h5ad is sliced on disk (X and names), so memory stays flat."""
     path = Path(path)
     if path.is_file() and _suffix(path) == ".h5ad":
-        adata = ad.read_h5ad(path, backed="r")
-        try:
-            for start in range(0, adata.n_obs, chunk_size):
-                stop = min(start + chunk_size, adata.n_obs)
-                block = sp.csr_matrix(adata.X[start:stop], dtype=np.float32)
+        with h5py.File(path, "r") as f:
+            if "X" not in f:
+                raise ScsmdError(f"{path} has no X matrix; put the raw counts in X")
+            names = h5ad_names(f, "obs", path).asstr()
+            matrix = sparse_dataset(f["X"]) if isinstance(f["X"], h5py.Group) else f["X"]
+            for start in range(0, len(names), chunk_size):
+                stop = min(start + chunk_size, len(names))
+                block = sp.csr_matrix(matrix[start:stop], dtype=np.float32)
                 check_counts(block, str(path))
-                yield adata.obs_names[start:stop], block
-        finally:
-            adata.file.close()
+                yield names[start:stop], block
         return
     adata = read_counts(path, transpose=transpose)
     for start in range(0, adata.n_obs, chunk_size):
-        yield adata.obs_names[start:start + chunk_size], adata.X[start:start + chunk_size]
+        yield adata.obs_names[start:start + chunk_size].to_numpy(), adata.X[start:start + chunk_size]
 
 
 def write_h5ad(adata: ad.AnnData, path: str | Path) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -91,10 +91,11 @@ def open_encoder(bundle: Bundle, config: EmbedConfig) -> tuple[OnnxEncoder | Tor
         if not bundle.has(ONNX_INT8):
             raise _int8_missing(bundle)
         return OnnxEncoder(bundle.file(ONNX_INT8), config.provider, config.n_threads), "int8"
-    encoder = OnnxEncoder(bundle.file(ONNX), config.provider, config.n_threads)
-    if config.precision == "auto" and encoder.provider == "cpu" and bundle.has(ONNX_INT8):
-        return OnnxEncoder(bundle.file(ONNX_INT8), "cpu", config.n_threads), "int8"
-    return encoder, "fp32"
+    if config.precision == "auto" and config.provider != "cuda" and bundle.has(ONNX_INT8):
+        encoder = OnnxEncoder(bundle.file(ONNX_INT8), config.provider, config.n_threads)
+        if encoder.provider == "cpu":  # one session: the int8 model's own provider says where it runs
+            return encoder, "int8"
+    return OnnxEncoder(bundle.file(ONNX), config.provider, config.n_threads), "fp32"
 
 
 def _images(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMatch, preprocess: dict,
@@ -112,11 +113,12 @@ def _images(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMat
         yield names, images
 
 
-def embed_chunks(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: Sequence[str], bundle: Bundle,
-                 config: EmbedConfig = EmbedConfig(), on_chunk: Callable[[int], None] | None = None) -> EmbedResult:
-    """Embed and assign (cell names, counts) chunks; only per-cell results are kept, so memory stays flat.
+def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: Sequence[str], bundle: Bundle,
+               config: EmbedConfig = EmbedConfig(), on_chunk: Callable[[int], None] | None = None) -> Iterator[EmbedResult]:
+    """Each chunk's results as soon as it is embedded, so a caller can write them and keep nothing.
 
-    A background thread reads and normalizes the next chunks while the encoder runs on this one.
+    A background thread reads and normalizes the next chunks while the encoder runs on this one. Every result
+    carries the seconds per stage so far (the last one: the totals).
     """
     start = time.perf_counter()
     match = match_panel(list(var_names), bundle.panel, min_overlap=config.min_gene_overlap)
@@ -124,24 +126,28 @@ def embed_chunks(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names:
     log.info("embedding with %s %s on %s, %d threads", config.backend, precision, encoder.provider, config.n_threads)
     centroids, fuzzifier, radius = bundle.centroids, bundle.fuzzifier, bundle.novelty_radius
     timer = StageTimer(STAGES)
-    names: list[str] = []
-    latents, assignments = [], []
     for chunk_names, images in prefetch(_images(chunks, match, bundle.preprocess, timer), PREFETCH_DEPTH):
         with timer("encode"):
             latent = encoder(images)
         with timer("assign"):
-            assignments.append(assign_clusters(latent, centroids, fuzzifier, radius))
-        latents.append(latent)
-        names.extend(map(str, chunk_names))
+            assignment = assign_clusters(latent, centroids, fuzzifier, radius)
         if on_chunk is not None:
             on_chunk(len(chunk_names))
-    return EmbedResult(
-        obs_names=names,
-        latent=np.concatenate(latents),
-        clusters=np.concatenate([a.clusters for a in assignments]),
-        confidence=np.concatenate([a.confidence for a in assignments]),
-        distance=np.concatenate([a.distance for a in assignments]),
-        novel=np.concatenate([a.novel for a in assignments]),
-        backend=config.backend, provider=encoder.provider, precision=precision, match=match, params=to_dict(config),
-        timings={**timer.seconds, "wall": time.perf_counter() - start},
-    )
+        yield EmbedResult(
+            obs_names=[str(name) for name in chunk_names], latent=latent, clusters=assignment.clusters,
+            confidence=assignment.confidence, distance=assignment.distance, novel=assignment.novel,
+            backend=config.backend, provider=encoder.provider, precision=precision, match=match, params=to_dict(config),
+            timings={**timer.seconds, "wall": time.perf_counter() - start},
+        )
+
+
+def embed_chunks(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: Sequence[str], bundle: Bundle,
+                 config: EmbedConfig = EmbedConfig(), on_chunk: Callable[[int], None] | None = None) -> EmbedResult:
+    """All chunks' results in one, in the cells' order (for data already in memory)."""
+    parts = list(iter_embed(chunks, var_names, bundle, config, on_chunk))
+    if not parts:
+        raise ScsmdError("there are no cells to embed; give data with at least one cell")
+    return replace(
+        parts[-1], obs_names=[name for part in parts for name in part.obs_names],
+        **{key: np.concatenate([getattr(part, key) for part in parts])
+           for key in ("latent", "clusters", "confidence", "distance", "novel")})

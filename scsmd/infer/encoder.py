@@ -14,10 +14,10 @@ log = logging.getLogger(__name__)
 
 Provider = Literal["auto", "cuda", "cpu"]
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
-BATCH = 256  # cells per encoder call: small batches are fastest on a CPU and keep activations small
+CPU_BATCH = 64  # cells per encoder call on a CPU: fastest in bench/README.md (64-4096), and activations stay small
 
 
-def _in_batches(run, images: np.ndarray, batch: int = BATCH) -> np.ndarray:
+def _in_batches(run, images: np.ndarray, batch: int) -> np.ndarray:
     """Apply `run` to consecutive slices of `images`, so peak activation memory does not grow with the chunk."""
     images = np.ascontiguousarray(images, dtype=np.float32)
     return np.concatenate([run(images[i:i + batch]) for i in range(0, len(images), batch)])
@@ -46,7 +46,8 @@ class OnnxEncoder:
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """(n, 1, 28, 28) float32 -> (n, latent_dim) float32."""
-        return _in_batches(lambda x: self.session.run(["latent"], {"x": x})[0], images)
+        batch = CPU_BATCH if self.provider == "cpu" else len(images)  # a GPU takes the whole chunk at once
+        return _in_batches(lambda x: self.session.run(["latent"], {"x": x})[0], images, batch)
 
 
 class TorchScriptEncoder:
@@ -68,4 +69,5 @@ class TorchScriptEncoder:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """(n, 1, 28, 28) float32 -> (n, latent_dim) float32."""
         with self._torch.no_grad():
-            return _in_batches(lambda x: self.module(self._torch.from_numpy(x).to(self.device)).cpu().numpy(), images)
+            batch = CPU_BATCH if self.provider == "cpu" else len(images)
+            return _in_batches(lambda x: self.module(self._torch.from_numpy(x).to(self.device)).cpu().numpy(), images, batch)

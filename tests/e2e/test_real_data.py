@@ -86,8 +86,8 @@ def test_embed_a_second_file_reproduces_clusters(trained, tmp_path):
 def test_streamed_small_chunks_equal_one_shot_embed(trained, tmp_path):
     folder, source, _ = trained
     bundle = folder / "models" / "baron"
-    streamed, _ = api.embed_file(source, tmp_path / "streamed.h5ad", model=bundle, config=EmbedConfig(chunk_size=97),
-                                 results_only=True)
+    api.embed_file(source, tmp_path / "streamed.h5ad", model=bundle, config=EmbedConfig(chunk_size=97), results_only=True)
+    streamed = ad.read_h5ad(tmp_path / "streamed.h5ad")
     one_shot = api.embed(read_counts(source), model=bundle, config=EmbedConfig(chunk_size=10_000), copy=True)
     assert list(streamed.obs_names) == list(one_shot.obs_names)
     np.testing.assert_array_equal(streamed.obsm["X_scsmd"], one_shot.obsm["X_scsmd"])

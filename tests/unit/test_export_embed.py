@@ -3,6 +3,7 @@ import os
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import pytest
 
 import scsmd
@@ -89,17 +90,41 @@ def test_chunked_embed_equals_one_shot_in_cell_order(tiny_bundle, tmp_path):
     folder, trained = tiny_bundle
     shuffled = trained[np.random.default_rng(0).permutation(trained.n_obs)].copy()
     shuffled.write_h5ad(tmp_path / "q.h5ad")
-    small, _ = api.embed_file(tmp_path / "q.h5ad", tmp_path / "a.h5ad", model=folder, config=EmbedConfig(chunk_size=7))
-    whole, _ = api.embed_file(tmp_path / "q.h5ad", tmp_path / "b.h5ad", model=folder, config=EmbedConfig(chunk_size=10_000))
+    api.embed_file(tmp_path / "q.h5ad", tmp_path / "a.h5ad", model=folder, config=EmbedConfig(chunk_size=7))
+    api.embed_file(tmp_path / "q.h5ad", tmp_path / "b.h5ad", model=folder, config=EmbedConfig(chunk_size=10_000))
+    small, whole = ad.read_h5ad(tmp_path / "a.h5ad"), ad.read_h5ad(tmp_path / "b.h5ad")
     assert list(small.obs_names) == list(shuffled.obs_names)
     np.testing.assert_array_equal(small.obsm["X_scsmd"], whole.obsm["X_scsmd"])
     assert (small.obs["scsmd_cluster"] == whole.obs["scsmd_cluster"]).all()
-    written = ad.read_h5ad(tmp_path / "a.h5ad")
-    np.testing.assert_array_equal(written.X.toarray(), shuffled.X.toarray())  # the input's cells kept
-    assert "cell_type" in written.obs and "scsmd_label" in written.obs and written.uns["scsmd"]["model"] == "tiny"
-    timings = written.uns["scsmd"]["timings"]
+    np.testing.assert_array_equal(small.X.toarray(), shuffled.X.toarray())  # the input's cells kept
+    assert "cell_type" in small.obs and "scsmd_label" in small.obs and small.uns["scsmd"]["model"] == "tiny"
+    assert small.uns["scsmd"]["n_cells"] == shuffled.n_obs
+    timings = small.uns["scsmd"]["timings"]
     assert set(timings) == {"read", "normalize", "encode", "assign", "write", "wall"} and timings["wall"] > 0
-    assert written.uns["scsmd"]["params"]["chunk_size"] == 7
+    assert small.uns["scsmd"]["params"]["chunk_size"] == 7
+
+
+def test_embedding_an_output_again_replaces_its_results(tiny_bundle, tmp_path):
+    folder, trained = tiny_bundle
+    trained.write_h5ad(tmp_path / "q.h5ad")
+    api.embed_file(tmp_path / "q.h5ad", tmp_path / "once.h5ad", model=folder, config=EmbedConfig(chunk_size=5))
+    api.embed_file(tmp_path / "once.h5ad", tmp_path / "twice.h5ad", model=folder, config=EmbedConfig(chunk_size=5))
+    once, twice = ad.read_h5ad(tmp_path / "once.h5ad"), ad.read_h5ad(tmp_path / "twice.h5ad")
+    assert list(twice.obs.columns) == list(once.obs.columns)  # replaced, not doubled
+    pd.testing.assert_frame_equal(twice.obs, once.obs)
+    np.testing.assert_array_equal(twice.obsm["X_scsmd"], once.obsm["X_scsmd"])
+
+
+def test_results_only_file_holds_names_and_results_but_no_counts(tiny_bundle, tmp_path):
+    folder, trained = tiny_bundle
+    trained.write_h5ad(tmp_path / "q.h5ad")
+    api.embed_file(tmp_path / "q.h5ad", tmp_path / "r.h5ad", model=folder, config=EmbedConfig(chunk_size=6),
+                   results_only=True)
+    results = ad.read_h5ad(tmp_path / "r.h5ad")
+    assert results.X is None and results.n_vars == 0
+    assert list(results.obs_names) == list(trained.obs_names)
+    assert "cell_type" not in results.obs and results.obs["scsmd_cluster"].dtype == "category"
+    assert results.obsm["X_scsmd"].shape == (trained.n_obs, trained.obsm["X_scsmd"].shape[1])
 
 
 def test_encoder_threads_are_set_from_the_config(tiny_bundle):

@@ -22,7 +22,7 @@ def test_embed_runs_with_torch_and_scanpy_unimportable(tiny_bundle, tmp_path):
     adata.write_h5ad(tmp_path / "cells.h5ad")
     code = BLOCK + f"""
 import scsmd.api as api
-results, _ = api.embed_file({str(tmp_path / 'cells.h5ad')!r}, {str(tmp_path / 'out.h5ad')!r}, model={str(folder)!r})
-assert results.n_obs == {adata.n_obs}
+summary = api.embed_file({str(tmp_path / 'cells.h5ad')!r}, {str(tmp_path / 'out.h5ad')!r}, model={str(folder)!r})
+assert summary["n_cells"] == {adata.n_obs}
 """
     subprocess.run([sys.executable, "-c", code], check=True)

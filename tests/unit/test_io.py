@@ -8,7 +8,7 @@ import scipy.io
 import scipy.sparse as sp
 
 from scsmd.errors import ScsmdError
-from scsmd.io import iter_row_chunks, read_counts
+from scsmd.io import h5ad_shape, iter_row_chunks, read_counts
 
 
 @pytest.fixture
@@ -66,6 +66,28 @@ def test_h5ad_and_chunks(tmp_path, counts):
     chunks = list(iter_row_chunks(tmp_path / "x.h5ad", 100))
     assert [len(names) for names, _ in chunks] == [100, 100, 40]
     np.testing.assert_array_equal(sp.vstack([c for _, c in chunks]).toarray(), counts.X.toarray())
+    assert list(np.concatenate([names for names, _ in chunks])) == list(counts.obs_names)
+    assert h5ad_shape(tmp_path / "x.h5ad") == (counts.n_obs, list(counts.var_names))
+
+
+def test_dense_h5ad_is_streamed_too(tmp_path, counts):
+    dense = counts.copy()
+    dense.X = counts.X.toarray()
+    dense.write_h5ad(tmp_path / "dense.h5ad")
+    chunks = list(iter_row_chunks(tmp_path / "dense.h5ad", 64))
+    np.testing.assert_array_equal(sp.vstack([c for _, c in chunks]).toarray(), counts.X.toarray())
+
+
+@pytest.mark.parametrize("damage, message", [("X", "no X matrix"), ("index", "old .h5ad layout")])
+def test_h5ad_without_counts_or_index_is_refused(tmp_path, counts, damage, message):
+    counts.write_h5ad(tmp_path / "x.h5ad")
+    with h5py.File(tmp_path / "x.h5ad", "r+") as f:
+        if damage == "X":
+            del f["X"]
+        else:
+            del f["obs"].attrs["_index"]
+    with pytest.raises(ScsmdError, match=message):
+        list(iter_row_chunks(tmp_path / "x.h5ad", 100))
 
 
 @pytest.mark.parametrize("content, message", [
