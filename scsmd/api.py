@@ -136,7 +136,7 @@ def train(
     """
     from scsmd.train.bundle_io import save_weights
     from scsmd.train.label_head import fit_label_head
-    from scsmd.train.preprocess import select_panel, training_data
+    from scsmd.train.preprocess import highly_variable_genes, select_panel, training_data
     from scsmd.train.trainer import train_model
 
     if n_clusters < 2 or n_clusters > adata.n_obs:
@@ -162,8 +162,11 @@ def train(
     head, head_accuracy = None, None
     if label_key and bundle_dir is not None:  # the head lives in the bundle; nothing else uses it
         truth = adata.obs[label_key].astype(str).to_numpy()
-        head = fit_label_head(result.latent, truth, train_config.label_head_hidden, train_config.seed)
-        head_accuracy = float((head.predict(result.latent)[0] == truth).mean())
+        head_genes = highly_variable_genes(adata, train_config.label_head_genes, preprocess_config)
+        head_logexpr = logexpr_panel(adata.X, match_panel(list(adata.var_names), head_genes),
+                                     target_sum=preprocess_config.target_sum)
+        head = fit_label_head(head_logexpr, result.latent, truth, head_genes, train_config.label_head_c)
+        head_accuracy = float((head.predict(head_logexpr, result.latent)[0] == truth).mean())
 
     adata.obsm[key_added] = result.latent.astype(np.float32)
     adata.obs[CLUSTER_KEY] = pd.Categorical(result.labels.astype(str), categories=[str(k) for k in range(n_clusters)])
@@ -195,8 +198,8 @@ def train(
             "label_key": label_key,
             "cluster_labels": cluster_labels,
             "training_metrics": metrics,
-            "label_head": None if head is None else {"classes": list(head.classes),
-                                                     "hidden": list(train_config.label_head_hidden),
+            "label_head": None if head is None else {"classes": list(head.classes), "n_genes": len(head.genes),
+                                                     "c": train_config.label_head_c,
                                                      "training_accuracy": head_accuracy},
         }
         sample = np.random.default_rng(train_config.seed).permutation(data.n_cells)[:N_REFERENCE_CELLS]

@@ -21,7 +21,7 @@ ONNX = "encoder.onnx"
 ONNX_INT8 = "encoder_int8.onnx"  # shipped only when it passes its agreement check against fp32
 TORCHSCRIPT = "encoder.ts"
 REFERENCE_CELLS = "reference_cells.npy"  # a sample of training images: export checks and calibration
-LABEL_HEAD = "label_head.npz"  # the classifier on the latent, when trained with labels
+LABEL_HEAD = "label_head.npz"  # the classifier on the head genes and the latent, when trained with labels
 
 
 def sha256(path: Path) -> str:
@@ -112,7 +112,7 @@ class Bundle:
 
     @property
     def label_head(self) -> LabelHead | None:
-        """The classifier naming cells from their latent, or None when trained without labels."""
+        """The classifier naming cells from their genes and latent, or None when trained without labels."""
         return LabelHead.load(self.path / LABEL_HEAD) if LABEL_HEAD in self.manifest.get("sha256", {}) else None
 
     @property

@@ -91,8 +91,9 @@ class TrainConfig:
     pair_weight: float = 1e-4
     # bundle: distance quantile beyond which a cell fits no cluster
     novelty_quantile: float = 0.99
-    # with --label-key, after clustering: a classifier on the frozen latent names new cells (empty: logistic regression)
-    label_head_hidden: tuple[int, ...] = (64,)
+    # with --label-key, after clustering: logistic regression on the scaled top highly variable genes and the latent
+    label_head_genes: int = 2000  # CellTypist-style gene features beside the latent (bench/README.md, label transfer)
+    label_head_c: float = 1.0  # inverse regularization, CellTypist's default
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
@@ -107,7 +108,8 @@ class TrainConfig:
         _check(0 <= self.dissimilar_below < self.similar_above <= 1,
                f"need 0 <= dissimilar_below < similar_above <= 1, got {self.dissimilar_below}, {self.similar_above}")
         _check(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}")
-        _check(all(w >= 1 for w in self.label_head_hidden), f"label_head_hidden widths must be >= 1, got {self.label_head_hidden}")
+        _check(self.label_head_genes >= 1, f"label_head_genes must be >= 1, got {self.label_head_genes}")
+        _check(self.label_head_c > 0, f"label_head_c must be > 0, got {self.label_head_c}")
         _check(0 < self.novelty_quantile <= 1, f"novelty_quantile must be in (0, 1], got {self.novelty_quantile}")
 
 

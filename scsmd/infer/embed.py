@@ -1,4 +1,4 @@
-"""Embed cells chunk by chunk with a frozen bundle: panel transform -> encoder -> centroid assignment."""
+"""Embed cells chunk by chunk with a frozen bundle: panel transform -> encoder -> centroids and label head."""
 from __future__ import annotations
 
 import logging
@@ -35,6 +35,8 @@ class EmbedResult:
     confidence: np.ndarray  # (n,) float32
     distance: np.ndarray  # (n,) float32
     novel: np.ndarray  # (n,) bool
+    labels: np.ndarray | None  # (n,) the label head's names, None when the bundle has no head
+    label_confidence: np.ndarray | None  # (n,) float32, the head's probability of that name
     backend: str
     provider: str
     precision: str
@@ -44,7 +46,7 @@ class EmbedResult:
 
     def obs(self, bundle: Bundle) -> pd.DataFrame:
         """The obs columns: scsmd_cluster (categorical), confidence, distance, novel; with labels, scsmd_label from the
-        label head (and its confidence) or else each cluster's majority label. Novel cells keep their nearest label."""
+        label head (and its confidence) or else each cluster's majority label. Novel cells keep their label."""
         categories = [str(k) for k in range(bundle.n_clusters)]
         frame = pd.DataFrame({
             "scsmd_cluster": pd.Categorical(self.clusters.astype(str), categories=categories),
@@ -54,9 +56,8 @@ class EmbedResult:
         }, index=pd.Index(self.obs_names))
         head, labels = bundle.label_head, bundle.cluster_labels
         if head is not None:
-            names, confidence = head.predict(self.latent)
-            frame["scsmd_label"] = pd.Categorical(names, categories=list(head.classes))
-            frame["scsmd_label_confidence"] = confidence
+            frame["scsmd_label"] = pd.Categorical(self.labels, categories=list(head.classes))
+            frame["scsmd_label_confidence"] = self.label_confidence
         elif labels is not None:
             frame["scsmd_label"] = pd.Categorical(np.asarray(labels, dtype=object)[self.clusters],
                                                   categories=sorted(set(labels)))
@@ -98,9 +99,10 @@ def open_encoder(bundle: Bundle, config: EmbedConfig) -> tuple[OnnxEncoder | Tor
     return OnnxEncoder(bundle.file(ONNX), config.provider, config.n_threads), "fp32"
 
 
-def _images(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMatch, preprocess: dict,
-            timer: StageTimer) -> Iterator[tuple[Sequence[str], np.ndarray]]:
-    """(cell names, encoder images) per chunk, timing reading and normalizing apart."""
+def _inputs(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMatch, head_match: PanelMatch | None,
+            preprocess: dict, timer: StageTimer) -> Iterator[tuple[Sequence[str], np.ndarray, np.ndarray | None]]:
+    """(cell names, encoder images, the label head's log-normalized genes or None) per chunk, timing reading and
+    normalizing apart."""
     chunks = iter(chunks)
     while True:
         with timer("read"):
@@ -110,7 +112,9 @@ def _images(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMat
         names, counts = chunk
         with timer("normalize"):
             images = to_image(logexpr_panel(counts, match, target_sum=preprocess["target_sum"]), preprocess["image_side"])
-        yield names, images
+            head_logexpr = None if head_match is None else logexpr_panel(counts, head_match,
+                                                                         target_sum=preprocess["target_sum"])
+        yield names, images, head_logexpr
 
 
 def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: Sequence[str], bundle: Bundle,
@@ -125,18 +129,22 @@ def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: S
     encoder, precision = open_encoder(bundle, config)
     log.info("embedding with %s %s on %s, %d threads", config.backend, precision, encoder.provider, config.n_threads)
     centroids, fuzzifier, radius = bundle.centroids, bundle.fuzzifier, bundle.novelty_radius
+    head = bundle.label_head
+    head_match = None if head is None else match_panel(list(var_names), head.genes, min_overlap=config.min_gene_overlap)
     timer = StageTimer(STAGES)
-    for chunk_names, images in prefetch(_images(chunks, match, bundle.preprocess, timer), PREFETCH_DEPTH):
+    inputs = _inputs(chunks, match, head_match, bundle.preprocess, timer)
+    for chunk_names, images, head_logexpr in prefetch(inputs, PREFETCH_DEPTH):
         with timer("encode"):
             latent = encoder(images)
         with timer("assign"):
             assignment = assign_clusters(latent, centroids, fuzzifier, radius)
+            labels, label_confidence = (None, None) if head is None else head.predict(head_logexpr, latent)
         if on_chunk is not None:
             on_chunk(len(chunk_names))
         yield EmbedResult(
             obs_names=[str(name) for name in chunk_names], latent=latent, clusters=assignment.clusters,
             confidence=assignment.confidence, distance=assignment.distance, novel=assignment.novel,
-            backend=config.backend, provider=encoder.provider, precision=precision, match=match, params=to_dict(config),
+            labels=labels, label_confidence=label_confidence, backend=config.backend, provider=encoder.provider, precision=precision, match=match, params=to_dict(config),
             timings={**timer.seconds, "wall": time.perf_counter() - start},
         )
 
@@ -150,4 +158,5 @@ def embed_chunks(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names:
     return replace(
         parts[-1], obs_names=[name for part in parts for name in part.obs_names],
         **{key: np.concatenate([getattr(part, key) for part in parts])
-           for key in ("latent", "clusters", "confidence", "distance", "novel")})
+           for key in ("latent", "clusters", "confidence", "distance", "novel", "labels", "label_confidence")
+           if getattr(parts[-1], key) is not None})

@@ -1,4 +1,5 @@
-"""The label head: a small classifier on the frozen latent that names new cells (numpy only at inference)."""
+"""The label head: CellTypist's model (logistic regression on scaled log-normalized genes) with the frozen latent
+beside the genes, so that new cells are named from both (numpy only at inference)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,44 +8,47 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
+CLIP = 10.0  # scaled features are clipped to +-CLIP, as scanpy's and CellTypist's scaling do
+
 
 @dataclass(frozen=True)
 class LabelHead:
-    """Standardize the latent, then dense layers with ReLU between them, softmax over `classes`."""
+    """Standardize [head genes, latent] with the reference's mean and sd, clip, then a softmax-linear layer."""
 
     classes: tuple[str, ...]
-    mean: np.ndarray  # (latent_dim,)
-    scale: np.ndarray  # (latent_dim,)
-    weights: tuple[np.ndarray, ...]  # layer i: (fan_in, fan_out)
-    biases: tuple[np.ndarray, ...]
+    genes: tuple[str, ...]  # the reference's highly variable genes the head reads, log-normalized
+    mean: np.ndarray  # (n_genes + latent_dim,)
+    scale: np.ndarray  # (n_genes + latent_dim,)
+    weight: np.ndarray  # (n_genes + latent_dim, n_classes), or one column for two classes
+    bias: np.ndarray  # (n_classes,) or (1,)
 
-    def probabilities(self, latent: np.ndarray) -> np.ndarray:
-        """(n, n_classes) class probabilities of each cell."""
-        hidden = (latent.astype(np.float64) - self.mean) / self.scale
-        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            hidden = hidden @ weight + bias
-            if i < len(self.weights) - 1:
-                hidden = np.maximum(hidden, 0.0)
-        if hidden.shape[1] == 1:  # a binary classifier's single logit is class 1 against class 0
-            hidden = np.concatenate([np.zeros_like(hidden), hidden], axis=1)
-        return softmax(hidden, axis=1)
+    def features(self, logexpr: np.ndarray, latent: np.ndarray) -> np.ndarray:
+        """The scaled, clipped [genes, latent] matrix the linear layer reads."""
+        stacked = np.hstack([logexpr, latent]).astype(np.float64)
+        return np.clip((stacked - self.mean) / self.scale, -CLIP, CLIP)
 
-    def predict(self, latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def probabilities(self, logexpr: np.ndarray, latent: np.ndarray) -> np.ndarray:
+        """(n, n_classes) class probabilities of each cell from its head genes and latent."""
+        logits = self.features(logexpr, latent) @ self.weight + self.bias
+        if logits.shape[1] == 1:  # a binary classifier's single logit is class 1 against class 0
+            logits = np.concatenate([np.zeros_like(logits), logits], axis=1)
+        return softmax(logits, axis=1)
+
+    def predict(self, logexpr: np.ndarray, latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each cell's most probable label and that probability."""
-        probs = self.probabilities(latent)
+        probs = self.probabilities(logexpr, latent)
         best = probs.argmax(axis=1)
         return np.asarray(self.classes, dtype=object)[best], probs[np.arange(len(best)), best].astype(np.float32)
 
     def save(self, path: Path) -> None:
         """Write the head as an .npz (no pickle)."""
-        layers = {f"weight_{i}": w for i, w in enumerate(self.weights)} | {f"bias_{i}": b for i, b in enumerate(self.biases)}
         with open(path, "wb") as handle:
-            np.savez(handle, classes=np.asarray(self.classes, dtype=str), mean=self.mean, scale=self.scale, **layers)
+            np.savez(handle, classes=np.asarray(self.classes, dtype=str), genes=np.asarray(self.genes, dtype=str),
+                     mean=self.mean, scale=self.scale, weight=self.weight, bias=self.bias)
 
     @classmethod
     def load(cls, path: Path) -> "LabelHead":
         """Read a head written by `save`."""
         with np.load(path, allow_pickle=False) as f:
-            n_layers = sum(1 for key in f.files if key.startswith("weight_"))
-            return cls(tuple(str(c) for c in f["classes"]), f["mean"], f["scale"],
-                       tuple(f[f"weight_{i}"] for i in range(n_layers)), tuple(f[f"bias_{i}"] for i in range(n_layers)))
+            return cls(tuple(str(c) for c in f["classes"]), tuple(str(g) for g in f["genes"]), f["mean"], f["scale"],
+                       f["weight"], f["bias"])

@@ -1,18 +1,20 @@
-"""Fit the label head on the frozen latent after clustering; the clustering never sees a label."""
+"""Fit the label head after clustering, on the reference's labels; the clustering never sees a label."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
-from sklearn.neural_network import MLPClassifier
+from sklearn.linear_model import LogisticRegression
 
-from scsmd.infer.label_head import LabelHead
+from scsmd.infer.label_head import CLIP, LabelHead
 
 
-def fit_label_head(latent: np.ndarray, labels: np.ndarray, hidden: tuple[int, ...], seed: int) -> LabelHead:
-    """A ReLU MLP (`hidden` widths; none = logistic regression) from the standardized latent to the labels."""
-    mean = latent.mean(axis=0).astype(np.float64)
-    scale = latent.std(axis=0).astype(np.float64) + 1e-8
-    classifier = MLPClassifier(hidden_layer_sizes=hidden, alpha=1e-3, max_iter=2000, random_state=seed)
-    classifier.fit((latent - mean) / scale, np.asarray(labels).astype(str))
-    return LabelHead(tuple(str(c) for c in classifier.classes_), mean, scale,
-                     tuple(w.astype(np.float64) for w in classifier.coefs_),
-                     tuple(b.astype(np.float64) for b in classifier.intercepts_))
+def fit_label_head(logexpr: np.ndarray, latent: np.ndarray, labels: np.ndarray, genes: Sequence[str],
+                   c: float) -> LabelHead:
+    """Logistic regression (inverse regularization `c`; CellTypist's default is 1) on the scaled [genes, latent]."""
+    stacked = np.hstack([logexpr, latent]).astype(np.float64)
+    mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-8
+    classifier = LogisticRegression(C=c, max_iter=2000)
+    classifier.fit(np.clip((stacked - mean) / scale, -CLIP, CLIP), np.asarray(labels).astype(str))
+    return LabelHead(tuple(str(k) for k in classifier.classes_), tuple(genes), mean, scale,
+                     classifier.coef_.T.astype(np.float64), classifier.intercept_.astype(np.float64))

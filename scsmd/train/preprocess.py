@@ -16,12 +16,12 @@ from scsmd.train.trainer import TrainData
 log = logging.getLogger(__name__)
 
 
-def select_panel(counts: ad.AnnData, config: PreprocessConfig) -> list[str]:
-    """The method's panel: genes in >= min_cells cells, then the top highly variable genes, in input order."""
+def highly_variable_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> list[str]:
+    """Genes in >= min_cells cells, then the top `n_genes` highly variable ones, in input order."""
     adata = ad.AnnData(sp.csr_matrix(counts.X, dtype=np.float32), obs=counts.obs[[]], var=counts.var[[]])
     adata.obs["library"] = library_sizes(adata.X)
     sc.pp.filter_genes(adata, min_cells=config.min_cells)
-    n_top = min(config.n_genes, adata.n_vars)
+    n_top = min(n_genes, adata.n_vars)
     if config.counts == "reads":
         sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat_v3")
     else:
@@ -30,7 +30,12 @@ def select_panel(counts: ad.AnnData, config: PreprocessConfig) -> list[str]:
         adata.X = sp.csr_matrix(sp.diags(scale) @ adata.X)
         adata.X.data = np.log1p(adata.X.data)
         sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat")
-    panel = list(adata.var_names[adata.var["highly_variable"].to_numpy()])
+    return list(adata.var_names[adata.var["highly_variable"].to_numpy()])
+
+
+def select_panel(counts: ad.AnnData, config: PreprocessConfig) -> list[str]:
+    """The method's panel: the top `config.n_genes` highly variable genes, zero-padded to the image when fewer pass."""
+    panel = highly_variable_genes(counts, config.n_genes, config)
     if len(panel) < config.n_genes:
         log.warning("only %d genes pass the filter; the panel is zero-padded to %d", len(panel), config.image_side**2)
     return panel

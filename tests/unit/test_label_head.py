@@ -1,31 +1,41 @@
 import numpy as np
 import pytest
-from sklearn.neural_network import MLPClassifier
+from sklearn.linear_model import LogisticRegression
 
 from scsmd.infer.label_head import LabelHead
 from scsmd.train.label_head import fit_label_head
 
 
-def _blobs(n_classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Separable Gaussian blobs in a 10-d latent, labels as strings."""
+def _cells(n_classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log-expression of 30 genes, a 10-d latent and string labels; classes differ in a few genes and the latent."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=5, size=(n_classes, 10))
     labels = rng.integers(0, n_classes, 300)
-    return (centres[labels] + rng.normal(size=(300, 10))).astype(np.float32), np.array([f"type{k}" for k in labels])
+    genes = np.log1p(rng.poisson(2.0, size=(300, 30)).astype(np.float64))
+    genes[:, :n_classes] += 2.0 * np.eye(n_classes)[labels]
+    latent = rng.normal(scale=3, size=(n_classes, 10))[labels] + rng.normal(size=(300, 10))
+    return genes.astype(np.float32), latent.astype(np.float32), np.array([f"type{k}" for k in labels])
 
 
-@pytest.mark.parametrize("hidden", [(), (16,), (8, 8)])
 @pytest.mark.parametrize("n_classes", [2, 4])
-def test_head_matches_sklearn_and_survives_save_load(tmp_path, hidden, n_classes):
-    latent, labels = _blobs(n_classes)
-    head = fit_label_head(latent, labels, hidden, seed=0)
-    reference = MLPClassifier(hidden_layer_sizes=hidden, alpha=1e-3, max_iter=2000, random_state=0)
-    reference.fit((latent - head.mean) / head.scale, labels)
-    np.testing.assert_allclose(head.probabilities(latent), reference.predict_proba((latent - head.mean) / head.scale),
-                               atol=1e-6)
+def test_head_matches_sklearn_and_survives_save_load(tmp_path, n_classes):
+    logexpr, latent, labels = _cells(n_classes)
+    genes = [f"g{i}" for i in range(logexpr.shape[1])]
+    head = fit_label_head(logexpr, latent, labels, genes, c=1.0)
+    features = head.features(logexpr, latent)
+    assert features.shape == (300, 40) and np.abs(features).max() <= 10
+    reference = LogisticRegression(C=1.0, max_iter=2000).fit(features, labels)
+    np.testing.assert_allclose(head.probabilities(logexpr, latent), reference.predict_proba(features), atol=1e-6)
     head.save(tmp_path / "head.npz")
     loaded = LabelHead.load(tmp_path / "head.npz")
-    np.testing.assert_array_equal(loaded.probabilities(latent), head.probabilities(latent))
-    names, confidence = loaded.predict(latent)
-    assert (names == labels).mean() > 0.95 and loaded.classes == tuple(sorted(set(labels)))
+    assert loaded.genes == tuple(genes) and loaded.classes == tuple(sorted(set(labels)))
+    np.testing.assert_array_equal(loaded.probabilities(logexpr, latent), head.probabilities(logexpr, latent))
+    names, confidence = loaded.predict(logexpr, latent)
+    assert (names == labels).mean() > 0.95
     assert ((confidence >= 1 / n_classes) & (confidence <= 1)).all()
+
+
+def test_head_names_cells_from_genes_when_the_latent_says_nothing():
+    logexpr, _, labels = _cells(4)
+    noise = np.random.default_rng(1).normal(size=(len(labels), 10)).astype(np.float32)
+    head = fit_label_head(logexpr, noise, labels, [f"g{i}" for i in range(30)], c=1.0)
+    assert (head.predict(logexpr, noise)[0] == labels).mean() > 0.9  # the marker genes carry the names
