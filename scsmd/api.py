@@ -166,7 +166,7 @@ def train(
         head_logexpr = logexpr_panel(adata.X, match_panel(list(adata.var_names), head_genes),
                                      target_sum=preprocess_config.target_sum)
         head = fit_label_head(head_logexpr, result.latent, truth, head_genes, train_config.label_head_c)
-        head_accuracy = float((head.predict(head_logexpr, result.latent)[0] == truth).mean())
+        head_accuracy = float((head.predict(head.gene_logits(head_logexpr), result.latent)[0] == truth).mean())
 
     adata.obsm[key_added] = result.latent.astype(np.float32)
     adata.obs[CLUSTER_KEY] = pd.Categorical(result.labels.astype(str), categories=[str(k) for k in range(n_clusters)])

@@ -64,10 +64,10 @@ def logexpr_panel(counts: sp.spmatrix | np.ndarray, match: PanelMatch, *, target
     library = library_sizes(counts)
     scale = np.divide(target_sum, library, out=np.zeros(counts.shape[0]), where=library > 0)
     present = match.columns >= 0
-    out = np.zeros((counts.shape[0], len(match.panel)), dtype=np.float32)
-    sub = counts[:, match.columns[present]].toarray().astype(np.float64)
-    out[:, present] = np.log1p(sub * scale[:, None])
-    return out
+    sub = counts[:, match.columns[present]]  # zeros stay sparse until the end
+    values = np.log1p(sub.data.astype(np.float64) * np.repeat(scale, np.diff(sub.indptr))).astype(np.float32)
+    in_panel = np.flatnonzero(present)[sub.indices]  # each found gene's column in the panel
+    return sp.csr_matrix((values, in_panel, sub.indptr), shape=(counts.shape[0], len(match.panel))).toarray()
 
 
 def to_image(logexpr: np.ndarray, side: int = 28) -> np.ndarray:

@@ -15,6 +15,7 @@ from scsmd.config import EmbedConfig, to_dict
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import assign_clusters
 from scsmd.infer.encoder import OnnxEncoder, TorchScriptEncoder
+from scsmd.infer.label_head import LabelHead
 from scsmd.infer.prefetch import prefetch
 from scsmd.infer.timing import StageTimer
 from scsmd.panel import PanelMatch, logexpr_panel, match_panel, to_image
@@ -99,11 +100,13 @@ def open_encoder(bundle: Bundle, config: EmbedConfig) -> tuple[OnnxEncoder | Tor
     return OnnxEncoder(bundle.file(ONNX), config.provider, config.n_threads), "fp32"
 
 
-def _inputs(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMatch, head_match: PanelMatch | None,
-            preprocess: dict, timer: StageTimer) -> Iterator[tuple[Sequence[str], np.ndarray, np.ndarray | None]]:
-    """(cell names, encoder images, the label head's log-normalized genes or None) per chunk, timing reading and
-    normalizing apart."""
+def _inputs(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMatch, head: LabelHead | None,
+            head_match: PanelMatch | None, preprocess: dict,
+            timer: StageTimer) -> Iterator[tuple[Sequence[str], np.ndarray, np.ndarray | None]]:
+    """(cell names, encoder images, the label head's gene logits or None) per chunk, timing reading and normalizing
+    apart; this runs on the reader thread, beside the encoder."""
     chunks = iter(chunks)
+    target_sum = preprocess["target_sum"]
     while True:
         with timer("read"):
             chunk = next(chunks, None)
@@ -111,10 +114,10 @@ def _inputs(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMat
             return
         names, counts = chunk
         with timer("normalize"):
-            images = to_image(logexpr_panel(counts, match, target_sum=preprocess["target_sum"]), preprocess["image_side"])
-            head_logexpr = None if head_match is None else logexpr_panel(counts, head_match,
-                                                                         target_sum=preprocess["target_sum"])
-        yield names, images, head_logexpr
+            images = to_image(logexpr_panel(counts, match, target_sum=target_sum), preprocess["image_side"])
+            gene_logits = None if head is None else head.gene_logits(logexpr_panel(counts, head_match,
+                                                                                   target_sum=target_sum))
+        yield names, images, gene_logits
 
 
 def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: Sequence[str], bundle: Bundle,
@@ -132,13 +135,13 @@ def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: S
     head = bundle.label_head
     head_match = None if head is None else match_panel(list(var_names), head.genes, min_overlap=config.min_gene_overlap)
     timer = StageTimer(STAGES)
-    inputs = _inputs(chunks, match, head_match, bundle.preprocess, timer)
-    for chunk_names, images, head_logexpr in prefetch(inputs, PREFETCH_DEPTH):
+    inputs = _inputs(chunks, match, head, head_match, bundle.preprocess, timer)
+    for chunk_names, images, gene_logits in prefetch(inputs, PREFETCH_DEPTH):
         with timer("encode"):
             latent = encoder(images)
         with timer("assign"):
             assignment = assign_clusters(latent, centroids, fuzzifier, radius)
-            labels, label_confidence = (None, None) if head is None else head.predict(head_logexpr, latent)
+            labels, label_confidence = (None, None) if head is None else head.predict(gene_logits, latent)
         if on_chunk is not None:
             on_chunk(len(chunk_names))
         yield EmbedResult(

@@ -11,9 +11,18 @@ from scipy.special import softmax
 CLIP = 10.0  # scaled features are clipped to +-CLIP, as scanpy's and CellTypist's scaling do
 
 
+def scale_features(values: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(values - mean) / scale clipped to +-CLIP, in one float64 copy (a chunk's genes are the head's largest array)."""
+    scaled = np.array(values, dtype=np.float64)
+    scaled -= mean
+    scaled /= scale
+    return np.clip(scaled, -CLIP, CLIP, out=scaled)
+
+
 @dataclass(frozen=True)
 class LabelHead:
-    """Standardize [head genes, latent] with the reference's mean and sd, clip, then a softmax-linear layer."""
+    """Standardize [head genes, latent] with the reference's mean and sd, clip, then a softmax-linear layer; the genes'
+    logits and the latent's are summed, so the genes' part runs on the reader thread."""
 
     classes: tuple[str, ...]
     genes: tuple[str, ...]  # the reference's highly variable genes the head reads, log-normalized
@@ -22,21 +31,23 @@ class LabelHead:
     weight: np.ndarray  # (n_genes + latent_dim, n_classes), or one column for two classes
     bias: np.ndarray  # (n_classes,) or (1,)
 
-    def features(self, logexpr: np.ndarray, latent: np.ndarray) -> np.ndarray:
-        """The scaled, clipped [genes, latent] matrix the linear layer reads."""
-        stacked = np.hstack([logexpr, latent]).astype(np.float64)
-        return np.clip((stacked - self.mean) / self.scale, -CLIP, CLIP)
+    def gene_logits(self, logexpr: np.ndarray) -> np.ndarray:
+        """The genes' share of the logits, (n, n_logits): computable before the latent, beside the encoder."""
+        n_genes = len(self.genes)
+        return scale_features(logexpr, self.mean[:n_genes], self.scale[:n_genes]) @ self.weight[:n_genes]
 
-    def probabilities(self, logexpr: np.ndarray, latent: np.ndarray) -> np.ndarray:
-        """(n, n_classes) class probabilities of each cell from its head genes and latent."""
-        logits = self.features(logexpr, latent) @ self.weight + self.bias
+    def probabilities(self, gene_logits: np.ndarray, latent: np.ndarray) -> np.ndarray:
+        """(n, n_classes) class probabilities of each cell from its genes' logits and its latent."""
+        n_genes = len(self.genes)
+        logits = gene_logits + scale_features(latent, self.mean[n_genes:], self.scale[n_genes:]) @ self.weight[n_genes:]
+        logits += self.bias
         if logits.shape[1] == 1:  # a binary classifier's single logit is class 1 against class 0
             logits = np.concatenate([np.zeros_like(logits), logits], axis=1)
         return softmax(logits, axis=1)
 
-    def predict(self, logexpr: np.ndarray, latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, gene_logits: np.ndarray, latent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each cell's most probable label and that probability."""
-        probs = self.probabilities(logexpr, latent)
+        probs = self.probabilities(gene_logits, latent)
         best = probs.argmax(axis=1)
         return np.asarray(self.classes, dtype=object)[best], probs[np.arange(len(best)), best].astype(np.float32)
 

@@ -21,15 +21,16 @@ def test_head_matches_sklearn_and_survives_save_load(tmp_path, n_classes):
     logexpr, latent, labels = _cells(n_classes)
     genes = [f"g{i}" for i in range(logexpr.shape[1])]
     head = fit_label_head(logexpr, latent, labels, genes, c=1.0)
-    features = head.features(logexpr, latent)
-    assert features.shape == (300, 40) and np.abs(features).max() <= 10
+    stacked = np.hstack([logexpr, latent], dtype=np.float64)
+    features = np.clip((stacked - stacked.mean(0)) / (stacked.std(0) + 1e-8), -10, 10)
     reference = LogisticRegression(C=1.0, max_iter=2000).fit(features, labels)
-    np.testing.assert_allclose(head.probabilities(logexpr, latent), reference.predict_proba(features), atol=1e-6)
+    probabilities = head.probabilities(head.gene_logits(logexpr), latent)
+    np.testing.assert_allclose(probabilities, reference.predict_proba(features), atol=1e-6)
     head.save(tmp_path / "head.npz")
     loaded = LabelHead.load(tmp_path / "head.npz")
     assert loaded.genes == tuple(genes) and loaded.classes == tuple(sorted(set(labels)))
-    np.testing.assert_array_equal(loaded.probabilities(logexpr, latent), head.probabilities(logexpr, latent))
-    names, confidence = loaded.predict(logexpr, latent)
+    np.testing.assert_array_equal(loaded.probabilities(loaded.gene_logits(logexpr), latent), probabilities)
+    names, confidence = loaded.predict(loaded.gene_logits(logexpr), latent)
     assert (names == labels).mean() > 0.95
     assert ((confidence >= 1 / n_classes) & (confidence <= 1)).all()
 
@@ -38,4 +39,4 @@ def test_head_names_cells_from_genes_when_the_latent_says_nothing():
     logexpr, _, labels = _cells(4)
     noise = np.random.default_rng(1).normal(size=(len(labels), 10)).astype(np.float32)
     head = fit_label_head(logexpr, noise, labels, [f"g{i}" for i in range(30)], c=1.0)
-    assert (head.predict(logexpr, noise)[0] == labels).mean() > 0.9  # the marker genes carry the names
+    assert (head.predict(head.gene_logits(logexpr), noise)[0] == labels).mean() > 0.9  # the marker genes carry the names

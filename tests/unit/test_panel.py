@@ -34,3 +34,17 @@ def test_image_row_major_and_padded():
     assert image[0, 0, 0, 27] == 28 and image[0, 0, 1, 1] == 30 and image[0, 0, 1, 2] == 0
     with pytest.raises(ScsmdError):
         to_image(np.zeros((1, 785), np.float32))
+
+
+def test_sparse_and_dense_inputs_give_the_dense_formula():
+    rng = np.random.default_rng(0)
+    dense = rng.poisson(0.5, size=(50, 40)).astype(np.float32)
+    dense[3] = 0
+    genes = [f"g{i}" for i in range(40)]
+    match = match_panel(genes, ["g7", "missing", "g0", "g39", "g12"])
+    library = dense.sum(axis=1, dtype=np.float64)
+    scale = np.divide(1e4, library, out=np.zeros(50), where=library > 0)
+    expected = np.zeros((50, 5), dtype=np.float32)
+    expected[:, [0, 2, 3, 4]] = np.log1p(dense[:, [7, 0, 39, 12]] * scale[:, None])
+    np.testing.assert_array_equal(logexpr_panel(dense, match), expected)
+    np.testing.assert_array_equal(logexpr_panel(sp.csr_matrix(dense), match), expected)
