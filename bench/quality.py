@@ -1,7 +1,7 @@
 """Clustering quality of scsmd beside KMeans-on-PCA and Leiden (K clusters) on every shared data set.
 
     python bench/quality.py [--data-dir ../shared/data] [--seeds 0 1 2] [--presets default reference]
-                            [--set FIELD=VALUE ...] [--no-baselines] [--out bench/results/quality.json]
+                            [--set FIELD=VALUE ...] [--n-genes N] [--no-baselines] [--out bench/results/quality.json]
 
 Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times. `--set` changes TrainConfig fields
 of every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`.
@@ -20,11 +20,12 @@ from sklearn.cluster import KMeans
 
 import scsmd
 from scsmd.atomic import atomic_path
-from scsmd.config import TrainConfig, preset
+from scsmd.config import PreprocessConfig, TrainConfig, preset
 from scsmd.io import read_counts
 from scsmd.metrics import score_clusters
 
 LABEL_KEY = "cell_type"
+BASELINE_PANEL = PreprocessConfig(n_genes=784)  # KMeans-PCA and Leiden on the issue's 784 HVGs
 
 
 def kmeans_pca(logexpr, n_clusters: int, seed: int) -> np.ndarray:
@@ -50,8 +51,9 @@ def leiden_k(logexpr, n_clusters: int, seed: int) -> np.ndarray:
     return best[1]
 
 
-def run_dataset(path: Path, seeds: list[int], configs: dict[str, TrainConfig], baselines: bool) -> dict:
-    """Scores of every method on one data set, per seed."""
+def run_dataset(path: Path, seeds: list[int], configs: dict[str, TrainConfig], panel: PreprocessConfig,
+                baselines: bool) -> dict:
+    """Scores of every method on one data set, per seed; scsmd reads `panel`, the baselines the issue's 784 genes."""
     counts = read_counts(path)
     n_clusters = counts.obs[LABEL_KEY].nunique()
     truth = counts.obs[LABEL_KEY].to_numpy()
@@ -59,7 +61,7 @@ def run_dataset(path: Path, seeds: list[int], configs: dict[str, TrainConfig], b
     rows: dict[str, list] = {name: [] for name in [*fits, *configs]}
     for seed in seeds:
         start = time.perf_counter()
-        logexpr = scsmd.preprocess(counts, copy=True)
+        logexpr = scsmd.preprocess(counts, config=BASELINE_PANEL, copy=True)
         preprocess_s = time.perf_counter() - start
         for method, fit in fits.items():
             start = time.perf_counter()
@@ -68,7 +70,8 @@ def run_dataset(path: Path, seeds: list[int], configs: dict[str, TrainConfig], b
         for method, config in configs.items():
             adata = counts.copy()
             start = time.perf_counter()
-            scsmd.train(adata, n_clusters=n_clusters, train_config=dataclasses.replace(config, seed=seed))
+            scsmd.train(adata, n_clusters=n_clusters, preprocess_config=panel,
+                        train_config=dataclasses.replace(config, seed=seed))
             rows[method].append({**scsmd.evaluate(adata, label_key=LABEL_KEY), "seconds": time.perf_counter() - start})
         print(f"  {path.stem} seed {seed}: " + ", ".join(f"{m} {r[-1]['ari']:.3f}" for m, r in rows.items()), flush=True)
     return {"n_cells": counts.n_obs, "n_clusters": n_clusters, "runs": rows}
@@ -105,15 +108,19 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["default", "reference"], help="Training presets to run.")
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="TrainConfig changes (ablation).")
     parser.add_argument("--no-baselines", action="store_true", help="Skip KMeans-PCA and Leiden.")
+    parser.add_argument("--n-genes", type=int, default=PreprocessConfig.n_genes, help="scsmd's panel size (ablation).")
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality.json"))
     args = parser.parse_args()
     overrides = parse_overrides(args.set)
     suffix = "".join(f" {k}={v}" for k, v in overrides.items())
+    if args.n_genes != PreprocessConfig.n_genes:
+        suffix += f" n_genes={args.n_genes}"
     configs = {f"scsmd_{name}{suffix}": preset(name, **overrides) for name in args.presets}
     paths = sorted(p for p in args.data_dir.glob("*.h5ad") if not args.datasets or p.stem in args.datasets)
     results = {}
     for path in paths:
-        results[path.stem] = run_dataset(path, args.seeds, configs, not args.no_baselines)
+        results[path.stem] = run_dataset(path, args.seeds, configs, PreprocessConfig(n_genes=args.n_genes),
+                                         not args.no_baselines)
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=1))
     print(summarize(results))

@@ -15,7 +15,8 @@ import scipy.sparse as sp
 from scsmd import __version__
 from scsmd.atomic import atomic_path
 from scsmd.bundle import LABEL_HEAD, REFERENCE_CELLS, Bundle, write_bundle
-from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, to_dict
+from scsmd.config import (EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, image_side_for,
+                          to_dict)
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import distance_quantiles
 from scsmd.infer.embed import EmbedResult, embed_chunks, iter_embed
@@ -147,9 +148,9 @@ def train(
     _check_label_key(adata, label_key)
     if bundle_dir is not None and Path(bundle_dir).exists() and not overwrite:
         raise ScsmdError(f"{bundle_dir} already exists; choose another --name or pass --force to replace it")
-    model_config = dataclasses.replace(model_config or ModelConfig(), n_clusters=n_clusters)
-
     panel = select_panel(adata, preprocess_config)
+    side = image_side_for(len(panel))
+    model_config = dataclasses.replace(model_config or ModelConfig(), n_clusters=n_clusters, image_side=side)
     data = training_data(adata, panel, preprocess_config)
     log.info("training on %d cells x %d panel genes, K=%d", data.n_cells, len(panel), n_clusters)
     result = train_model(data, model_config, train_config, on_epoch)
@@ -180,8 +181,8 @@ def train(
         manifest = {
             "scsmd_version": __version__,
             "panel": panel,
-            "preprocess": {**to_dict(preprocess_config), "log1p": True, "library_size": "all input genes",
-                           "n_panel_genes": len(panel), "padded": len(panel) < preprocess_config.image_side**2},
+            "preprocess": {**to_dict(preprocess_config), "image_side": side, "log1p": True, "library_size": "all input genes",
+                           "n_panel_genes": len(panel), "padded": len(panel) < side**2},
             "model": to_dict(model_config),
             "train": to_dict(train_config),
             "n_clusters": n_clusters,

@@ -11,12 +11,18 @@ from scsmd.errors import ScsmdError
 Device = Literal["auto", "cpu", "cuda"]
 CountKind = Literal["umi", "reads"]
 LrSchedule = Literal["constant", "cosine"]
+IMAGE_SIDES = (28, 32)  # the panel's square layouts the network takes: method.md's 28x28, and 32x32 for 1024 genes
 
 
 def _check(condition: bool, message: str) -> None:
     """Raise ScsmdError with `message` unless `condition` holds."""
     if not condition:
         raise ScsmdError(message)
+
+
+def image_side_for(n_genes: int) -> int:
+    """The smallest image the network takes that holds a panel of `n_genes`: 28 (method.md) up to 784 genes, else 32."""
+    return next(side for side in IMAGE_SIDES if n_genes <= side**2)
 
 
 def usable_cores() -> int:
@@ -28,15 +34,15 @@ def usable_cores() -> int:
 class PreprocessConfig:
     """How raw counts become the log-normalized gene panel the network sees."""
 
-    n_genes: int = 784  # panel size; 784 fills the 28x28 image, fewer are zero-padded
+    n_genes: int = 784  # panel size; up to 784 the 28x28 image, up to 1024 the 32x32 one; the rest is zero-padded
     min_cells: int = 3  # drop genes expressed in fewer cells before choosing the panel
     target_sum: float = 1e4  # each cell is scaled to this total before log1p
     counts: CountKind = "umi"  # "reads" selects genes with the seurat_v3 flavor on counts
-    image_side: int = 28
 
     def __post_init__(self) -> None:
-        _check(1 <= self.n_genes <= self.image_side**2,
-               f"n_genes must be between 1 and {self.image_side ** 2} (the {self.image_side}x{self.image_side} image), got {self.n_genes}")
+        _check(1 <= self.n_genes <= IMAGE_SIDES[-1] ** 2,
+               f"n_genes must be between 1 and {IMAGE_SIDES[-1] ** 2} (the largest image, "
+               f"{IMAGE_SIDES[-1]}x{IMAGE_SIDES[-1]}), got {self.n_genes}")
         _check(self.min_cells >= 0, f"min_cells must be >= 0, got {self.min_cells}")
         _check(self.target_sum > 0, f"target_sum must be > 0, got {self.target_sum}")
         _check(self.counts in ("umi", "reads"), f"counts must be 'umi' or 'reads', got {self.counts!r}")
@@ -56,7 +62,8 @@ class ModelConfig:
         _check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         _check(len(self.dilations) >= 1 and all(d >= 1 for d in self.dilations),
                f"dilations must be positive integers, got {self.dilations}")
-        _check(self.image_side == 28, f"the network is built for a 28x28 image, got image_side={self.image_side}")
+        _check(self.image_side in IMAGE_SIDES,
+               f"the network takes a {' or '.join(f'{s}x{s}' for s in IMAGE_SIDES)} image, got image_side={self.image_side}")
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ class Bottleneck(nn.Module):
 
 
 class Encoder(nn.Module):
-    """(n, 1, 28, 28) log-normalized panel -> (n, latent_dim) latent."""
+    """(n, 1, 28, 28) log-normalized panel -> (n, latent_dim) latent (a 32x32 panel takes the same path: 16, 8, 3)."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -90,7 +90,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """(n, latent_dim) -> (n, 784) reconstruction of the log-normalized panel."""
+    """(n, latent_dim) -> (n, side * side) reconstruction of the log-normalized panel."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -98,12 +98,12 @@ class Decoder(nn.Module):
         self.net = nn.Sequential(
             nn.ConvTranspose2d(128, 64, 3, stride=2, bias=False), nn.ReLU(),  # 3 -> 7
             nn.ConvTranspose2d(64, 32, 5, stride=2, padding=1, bias=False), nn.ReLU(),  # 7 -> 15
-            nn.ConvTranspose2d(32, 1, 4, stride=2, padding=2, bias=False),  # 15 -> 28
+            nn.ConvTranspose2d(32, 1, 4, stride=2, padding=(32 - config.image_side) // 2, bias=False),  # 15 -> 28 or 32
         )
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.from_latent(latent)).view(-1, 128, 3, 3)
-        return self.net(x).flatten(1)  # (n, 784)
+        return self.net(x).flatten(1)  # (n, side * side)
 
 
 class NBHead(nn.Module):
@@ -157,7 +157,7 @@ class ScSMD(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """latent, reconstruction (n, 784), NB mean and NB dispersion (n, 784)."""
+        """latent, reconstruction (n, side * side), NB mean and NB dispersion (n, side * side)."""
         latent = self.encoder(x)
         recon = self.decoder(latent)
         nb_mean, nb_dispersion = self.nb_head(recon)

@@ -9,7 +9,7 @@ import scanpy as sc
 import scipy.sparse as sp
 import torch
 
-from scsmd.config import PreprocessConfig
+from scsmd.config import PreprocessConfig, image_side_for
 from scsmd.panel import library_sizes, logexpr_panel, match_panel, to_image
 from scsmd.train.trainer import TrainData
 
@@ -34,10 +34,11 @@ def highly_variable_genes(counts: ad.AnnData, n_genes: int, config: PreprocessCo
 
 
 def select_panel(counts: ad.AnnData, config: PreprocessConfig) -> list[str]:
-    """The method's panel: the top `config.n_genes` highly variable genes, zero-padded to the image when fewer pass."""
+    """The method's panel: the top `config.n_genes` highly variable genes (fewer when fewer pass the filter)."""
     panel = highly_variable_genes(counts, config.n_genes, config)
     if len(panel) < config.n_genes:
-        log.warning("only %d genes pass the filter; the panel is zero-padded to %d", len(panel), config.image_side**2)
+        log.warning("only %d genes pass the filter; the panel is zero-padded to %d", len(panel),
+                    image_side_for(len(panel)) ** 2)
     return panel
 
 
@@ -53,7 +54,7 @@ def training_data(counts: ad.AnnData, panel: list[str], config: PreprocessConfig
     logexpr = logexpr_panel(counts.X, match, target_sum=config.target_sum)
     panel_counts = sp.csr_matrix(counts.X)[:, match.columns].toarray().astype(np.float32)
     return TrainData(
-        images=torch.from_numpy(to_image(logexpr, config.image_side)),
+        images=torch.from_numpy(to_image(logexpr, image_side_for(len(panel)))),
         counts=torch.from_numpy(panel_counts),
         size_factors=torch.from_numpy(size_factors(counts.X).astype(np.float32)),
     )

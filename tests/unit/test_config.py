@@ -1,11 +1,12 @@
 import pytest
 
-from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, from_dict, preset, to_dict
+from scsmd.config import (EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, from_dict,
+                          image_side_for, preset, to_dict)
 from scsmd.errors import ScsmdError
 
 
 @pytest.mark.parametrize("make", [
-    lambda: PreprocessConfig(n_genes=785),
+    lambda: PreprocessConfig(n_genes=1025),
     lambda: PreprocessConfig(counts="fpkm"),
     lambda: ModelConfig(n_clusters=1),
     lambda: ModelConfig(dilations=()),
@@ -43,3 +44,11 @@ def test_presets_and_overrides():
     assert preset("default") == TrainConfig()
     tuned = preset("reference", seed=3, pretrain_epochs=None)
     assert tuned.seed == 3 and tuned.pretrain_epochs == 20
+
+
+def test_panel_size_chooses_the_image():
+    assert image_side_for(784) == 28 and image_side_for(785) == 32 and image_side_for(10) == 28
+    with pytest.raises(ScsmdError, match="between 1 and 1024"):
+        PreprocessConfig(n_genes=1025)
+    with pytest.raises(ScsmdError, match="28x28 or 32x32"):
+        ModelConfig(image_side=30)

@@ -170,3 +170,19 @@ def test_cuda_provider_without_gpu_is_a_clear_error(tiny_bundle):
         pytest.skip("a CUDA GPU works here")
     with pytest.raises(ScsmdError, match="provider cuda"):
         scsmd.embed(trained, model=folder, config=EmbedConfig(provider="cuda"), copy=True)
+
+
+def test_a_1024_gene_bundle_embeds_its_own_clusters(tmp_path):
+    from conftest import synthetic_counts
+    from scsmd.config import PreprocessConfig, TrainConfig
+
+    adata = synthetic_counts()  # 900 genes: more than 784, so the panel is laid out on the 32x32 image
+    folder = tmp_path / "wide"
+    scsmd.train(adata, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(n_genes=900),
+                train_config=TrainConfig(batch_size=60, pretrain_epochs=1))
+    scsmd.export(folder, config=ExportConfig(formats=("onnx",)))
+    manifest = Bundle.load(folder).manifest
+    assert manifest["preprocess"]["image_side"] == 32 and manifest["model"]["image_side"] == 32
+    assert manifest["exports"]["onnx"]["max_abs_diff"] <= 1e-4
+    out = scsmd.embed(adata, model=folder, copy=True)
+    assert (out.obs["scsmd_cluster"].astype(int).to_numpy() == adata.obs["scsmd_cluster"].astype(int).to_numpy()).all()

@@ -37,3 +37,10 @@ def test_encoder_size_and_xavier_init():
     model = ScSMD(CONFIG)
     assert 0.69e6 < sum(p.numel() for p in model.encoder.parameters()) < 0.71e6
     assert torch.all(model.encoder.to_latent.bias == 0)
+
+
+def test_a_32x32_panel_takes_the_same_path():
+    model = ScSMD(ModelConfig(n_clusters=3, image_side=32)).eval()
+    latent, recon, nb_mean, _ = model(torch.rand(2, 1, 32, 32))
+    assert latent.shape == (2, 10) and recon.shape == nb_mean.shape == (2, 1024)
+    assert sum(p.numel() for p in model.encoder.parameters()) == sum(p.numel() for p in ScSMD(CONFIG).encoder.parameters())
