@@ -181,8 +181,8 @@ def train(
         manifest = {
             "scsmd_version": __version__,
             "panel": panel,
-            "preprocess": {**to_dict(preprocess_config), "image_side": side, "log1p": True, "library_size": "all input genes",
-                           "n_panel_genes": len(panel), "padded": len(panel) < side**2},
+            "preprocess": {**to_dict(preprocess_config), "image_side": side, "log1p": True,
+                           "library_size": "all input genes", "n_panel_genes": len(panel), "padded": len(panel) < side**2},
             "model": to_dict(model_config),
             "train": to_dict(train_config),
             "n_clusters": n_clusters,

@@ -147,7 +147,8 @@ def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: S
         yield EmbedResult(
             obs_names=[str(name) for name in chunk_names], latent=latent, clusters=assignment.clusters,
             confidence=assignment.confidence, distance=assignment.distance, novel=assignment.novel,
-            labels=labels, label_confidence=label_confidence, backend=config.backend, provider=encoder.provider, precision=precision, match=match, params=to_dict(config),
+            labels=labels, label_confidence=label_confidence, backend=config.backend, provider=encoder.provider,
+            precision=precision, match=match, params=to_dict(config),
             timings={**timer.seconds, "wall": time.perf_counter() - start},
         )
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
+from scsmd.errors import ScsmdError
+
 CLIP = 10.0  # scaled features are clipped to +-CLIP, as scanpy's and CellTypist's scaling do
 
 
@@ -61,5 +63,8 @@ class LabelHead:
     def load(cls, path: Path) -> "LabelHead":
         """Read a head written by `save`."""
         with np.load(path, allow_pickle=False) as f:
+            if "genes" not in f.files:
+                raise ScsmdError(f"{path} is a label head from an older scsmd (a classifier on the latent alone); "
+                                 "retrain the bundle with --label-key")
             return cls(tuple(str(c) for c in f["classes"]), tuple(str(g) for g in f["genes"]), f["mean"], f["scale"],
                        f["weight"], f["bias"])

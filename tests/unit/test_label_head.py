@@ -40,3 +40,13 @@ def test_head_names_cells_from_genes_when_the_latent_says_nothing():
     noise = np.random.default_rng(1).normal(size=(len(labels), 10)).astype(np.float32)
     head = fit_label_head(logexpr, noise, labels, [f"g{i}" for i in range(30)], c=1.0)
     assert (head.predict(head.gene_logits(logexpr), noise)[0] == labels).mean() > 0.9  # the marker genes carry the names
+
+
+def test_a_head_from_an_older_scsmd_is_refused_with_the_fix(tmp_path):
+    from scsmd.errors import ScsmdError
+
+    with open(tmp_path / "head.npz", "wb") as handle:  # sessions 2-3 wrote an MLP on the latent alone
+        np.savez(handle, classes=np.array(["a", "b"]), mean=np.zeros(10), scale=np.ones(10),
+                 weight_0=np.zeros((10, 1)), bias_0=np.zeros(1))
+    with pytest.raises(ScsmdError, match="older scsmd.*retrain the bundle with --label-key"):
+        LabelHead.load(tmp_path / "head.npz")
