@@ -17,9 +17,11 @@ CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 CPU_BATCH = 64  # cells per encoder call on a CPU: fastest in bench/README.md (64-4096), and activations stay small
 
 
-def _in_batches(run, images: np.ndarray, batch: int) -> np.ndarray:
-    """Apply `run` to consecutive slices of `images`, so peak activation memory does not grow with the chunk."""
+def _in_batches(run, images: np.ndarray, provider: str) -> np.ndarray:
+    """Apply `run` to consecutive slices of `images` on a CPU, so peak activation memory does not grow with the chunk;
+    a GPU takes the whole chunk at once."""
     images = np.ascontiguousarray(images, dtype=np.float32)
+    batch = CPU_BATCH if provider == "cpu" else len(images)
     return np.concatenate([run(images[i:i + batch]) for i in range(0, len(images), batch)])
 
 
@@ -45,9 +47,8 @@ class OnnxEncoder:
         self.provider = "cuda" if CUDA in running else "cpu"
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """(n, 1, 28, 28) float32 -> (n, latent_dim) float32."""
-        batch = CPU_BATCH if self.provider == "cpu" else len(images)  # a GPU takes the whole chunk at once
-        return _in_batches(lambda x: self.session.run(["latent"], {"x": x})[0], images, batch)
+        """(n, 1, side, side) float32 -> (n, latent_dim) float32."""
+        return _in_batches(lambda x: self.session.run(["latent"], {"x": x})[0], images, self.provider)
 
 
 class TorchScriptEncoder:
@@ -67,7 +68,7 @@ class TorchScriptEncoder:
         self.provider = self.device.type
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """(n, 1, 28, 28) float32 -> (n, latent_dim) float32."""
+        """(n, 1, side, side) float32 -> (n, latent_dim) float32."""
         with self._torch.no_grad():
-            batch = CPU_BATCH if self.provider == "cpu" else len(images)
-            return _in_batches(lambda x: self.module(self._torch.from_numpy(x).to(self.device)).cpu().numpy(), images, batch)
+            return _in_batches(lambda x: self.module(self._torch.from_numpy(x).to(self.device)).cpu().numpy(), images,
+                               self.provider)

@@ -9,6 +9,7 @@ import pandas as pd
 from anndata.io import write_elem
 
 from scsmd.errors import ScsmdError
+from scsmd.io import h5ad_names
 
 ARRAY = {"encoding-type": "array", "encoding-version": "0.2.0"}
 
@@ -79,7 +80,7 @@ def results_skeleton(source: Path, target: Path, chunk_size: int) -> None:
 
     AnnData(obs=pd.DataFrame(index=pd.Index([], dtype=str))).write_h5ad(target)
     with h5py.File(source, "r") as src, h5py.File(target, "r+") as dst:
-        names = src["obs"][src["obs"].attrs["_index"]]
+        names = h5ad_names(src, "obs", source)
         index = dst["obs"].attrs["_index"]
         attrs = dict(dst["obs"][index].attrs)
         del dst["obs"][index]
