@@ -166,7 +166,8 @@ def train(
         head_genes = highly_variable_genes(adata, train_config.label_head_genes, preprocess_config)
         head_logexpr = logexpr_panel(adata.X, match_panel(list(adata.var_names), head_genes),
                                      target_sum=preprocess_config.target_sum)
-        head = fit_label_head(head_logexpr, result.latent, truth, head_genes, train_config.label_head_c)
+        head = fit_label_head(head_logexpr, result.latent, truth, head_genes, train_config.label_head_c,
+                              train_config.novelty_quantile, train_config.seed)
         head_accuracy = float((head.predict(head.gene_logits(head_logexpr), result.latent)[0] == truth).mean())
 
     adata.obsm[key_added] = result.latent.astype(np.float32)
@@ -201,6 +202,7 @@ def train(
             "training_metrics": metrics,
             "label_head": None if head is None else {"classes": list(head.classes), "n_genes": len(head.genes),
                                                      "c": train_config.label_head_c,
+                                                     "min_confidence": head.min_confidence,
                                                      "training_accuracy": head_accuracy},
         }
         sample = np.random.default_rng(train_config.seed).permutation(data.n_cells)[:N_REFERENCE_CELLS]
@@ -267,8 +269,8 @@ def embed(adata: ad.AnnData, *, model: Bundle | str | Path, config: EmbedConfig 
     -------
     ``None``, or the copy if ``copy=True``. Sets ``obsm[key_added]`` (float32, n x latent_dim),
     ``obs['scsmd_cluster']`` (categorical), ``obs['scsmd_confidence']``, ``obs['scsmd_distance']``,
-    ``obs['scsmd_novel']``, ``obs['scsmd_label']`` where the bundle has labels, and ``uns['scsmd']``
-    (model, backend, provider, precision, gene overlap, params, seconds per stage).
+    ``obs['scsmd_novel']`` (with a label head: less sure of its label than the head's ``min_confidence``; without one:
+    beyond its cluster's novelty radius), ``obs['scsmd_label']`` where the bundle has labels, and ``uns['scsmd']`` (model, backend, provider, precision, gene overlap, params, seconds per stage).
     """
     bundle = _as_bundle(model)
     adata = adata.copy() if copy else adata

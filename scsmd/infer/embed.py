@@ -35,7 +35,7 @@ class EmbedResult:
     clusters: np.ndarray  # (n,) int64
     confidence: np.ndarray  # (n,) float32
     distance: np.ndarray  # (n,) float32
-    novel: np.ndarray  # (n,) bool
+    novel: np.ndarray  # (n,) bool: below the label head's min_confidence, or without a head beyond its cluster's radius
     labels: np.ndarray | None  # (n,) the label head's names, None when the bundle has no head
     label_confidence: np.ndarray | None  # (n,) float32, the head's probability of that name
     backend: str
@@ -141,12 +141,15 @@ def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: S
             latent = encoder(images)
         with timer("assign"):
             assignment = assign_clusters(latent, centroids, fuzzifier, radius)
-            labels, label_confidence = (None, None) if head is None else head.predict(gene_logits, latent)
+            labels, label_confidence, novel = None, None, assignment.novel
+            if head is not None:
+                labels, label_confidence = head.predict(gene_logits, latent)
+                novel = label_confidence < head.min_confidence  # sharper than the radius across batches (bench/README.md)
         if on_chunk is not None:
             on_chunk(len(chunk_names))
         yield EmbedResult(
             obs_names=[str(name) for name in chunk_names], latent=latent, clusters=assignment.clusters,
-            confidence=assignment.confidence, distance=assignment.distance, novel=assignment.novel,
+            confidence=assignment.confidence, distance=assignment.distance, novel=novel,
             labels=labels, label_confidence=label_confidence, backend=config.backend, provider=encoder.provider,
             precision=precision, match=match, params=to_dict(config),
             timings={**timer.seconds, "wall": time.perf_counter() - start},

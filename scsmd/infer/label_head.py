@@ -32,6 +32,7 @@ class LabelHead:
     scale: np.ndarray  # (n_genes + latent_dim,)
     weight: np.ndarray  # (n_genes + latent_dim, n_classes), or one column for two classes
     bias: np.ndarray  # (n_classes,) or (1,)
+    min_confidence: float  # a top probability below this marks a cell novel: no known type fits it
 
     def gene_logits(self, logexpr: np.ndarray) -> np.ndarray:
         """The genes' share of the logits, (n, n_logits): computable before the latent, beside the encoder."""
@@ -57,14 +58,15 @@ class LabelHead:
         """Write the head as an .npz (no pickle)."""
         with open(path, "wb") as handle:
             np.savez(handle, classes=np.asarray(self.classes, dtype=str), genes=np.asarray(self.genes, dtype=str),
-                     mean=self.mean, scale=self.scale, weight=self.weight, bias=self.bias)
+                     mean=self.mean, scale=self.scale, weight=self.weight, bias=self.bias,
+                     min_confidence=self.min_confidence)
 
     @classmethod
     def load(cls, path: Path) -> "LabelHead":
         """Read a head written by `save`."""
         with np.load(path, allow_pickle=False) as f:
-            if "genes" not in f.files:
-                raise ScsmdError(f"{path} is a label head from an older scsmd (a classifier on the latent alone); "
-                                 "retrain the bundle with --label-key")
+            if not {"genes", "min_confidence"} <= set(f.files):
+                raise ScsmdError(f"{path} is a label head from an older scsmd (without its gene list or novelty "
+                                 "threshold); retrain the bundle with --label-key")
             return cls(tuple(str(c) for c in f["classes"]), tuple(str(g) for g in f["genes"]), f["mean"], f["scale"],
-                       f["weight"], f["bias"])
+                       f["weight"], f["bias"], float(f["min_confidence"]))

@@ -74,6 +74,10 @@ def test_embed_a_second_file_reproduces_clusters(trained, tmp_path):
     assert (embedded.obs["scsmd_cluster"].astype(str) == reference.obs["scsmd_cluster"].astype(str)).mean() >= 0.99
     assert {"scsmd_confidence", "scsmd_distance", "scsmd_novel", "scsmd_label"} <= set(embedded.obs)
     assert (embedded.obs["scsmd_label"].astype(str) == embedded.obs["cell_type"].astype(str)).mean() > 0.9
+    min_confidence = json.loads((folder / "models" / "baron" / "manifest.json").read_text())["label_head"]["min_confidence"]
+    unsure = embedded.obs["scsmd_label_confidence"].to_numpy() < min_confidence
+    np.testing.assert_array_equal(embedded.obs["scsmd_novel"].to_numpy(), unsure)  # the head decides novelty
+    assert unsure.mean() < 0.05  # the reference's own cells: about the 1% its out-of-fold threshold allows
     assert embedded.uns["scsmd"]["provider"] in ("cpu", "cuda")
     assert "time s: read" in result.stdout and embedded.uns["scsmd"]["timings"]["wall"] > 0
 

@@ -6,13 +6,13 @@ from scsmd.infer.label_head import LabelHead
 from scsmd.train.label_head import fit_label_head
 
 
-def _cells(n_classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cells(n_classes: int, seed: int = 0, n_cells: int = 300) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log-expression of 30 genes, a 10-d latent and string labels; classes differ in a few genes and the latent."""
     rng = np.random.default_rng(seed)
-    labels = rng.integers(0, n_classes, 300)
-    genes = np.log1p(rng.poisson(2.0, size=(300, 30)).astype(np.float64))
+    labels = rng.integers(0, n_classes, n_cells)
+    genes = np.log1p(rng.poisson(2.0, size=(n_cells, 30)).astype(np.float64))
     genes[:, :n_classes] += 2.0 * np.eye(n_classes)[labels]
-    latent = rng.normal(scale=3, size=(n_classes, 10))[labels] + rng.normal(size=(300, 10))
+    latent = rng.normal(scale=3, size=(n_classes, 10))[labels] + rng.normal(size=(n_cells, 10))
     return genes.astype(np.float32), latent.astype(np.float32), np.array([f"type{k}" for k in labels])
 
 
@@ -50,3 +50,21 @@ def test_a_head_from_an_older_scsmd_is_refused_with_the_fix(tmp_path):
                  weight_0=np.zeros((10, 1)), bias_0=np.zeros(1))
     with pytest.raises(ScsmdError, match="older scsmd.*retrain the bundle with --label-key"):
         LabelHead.load(tmp_path / "head.npz")
+    with open(tmp_path / "head.npz", "wb") as handle:  # session 4 wrote the genes but no novelty threshold
+        np.savez(handle, classes=np.array(["a", "b"]), genes=np.array(["g"]), mean=np.zeros(11), scale=np.ones(11),
+                 weight=np.zeros((11, 1)), bias=np.zeros(1))
+    with pytest.raises(ScsmdError, match="older scsmd.*retrain the bundle with --label-key"):
+        LabelHead.load(tmp_path / "head.npz")
+
+
+def test_min_confidence_keeps_known_cells_and_flags_cells_no_type_fits():
+    logexpr, latent, labels = _cells(4, n_cells=600)
+    head = fit_label_head(logexpr[:300], latent[:300], labels[:300], [f"g{i}" for i in range(30)], c=1.0,
+                          novelty_quantile=0.95)
+    assert 1 / 4 < head.min_confidence < 1
+    _, confidence = head.predict(head.gene_logits(logexpr[300:]), latent[300:])  # cells the threshold never saw
+    assert (confidence < head.min_confidence).mean() < 0.15  # about the 5% the quantile allows
+    first, second = np.flatnonzero(labels[300:] == "type0")[:20] + 300, np.flatnonzero(labels[300:] == "type1")[:20] + 300
+    between = (logexpr[first] + logexpr[second]) / 2, (latent[first] + latent[second]) / 2  # half one type, half another
+    _, confidence = head.predict(head.gene_logits(between[0]), between[1])
+    assert (confidence < head.min_confidence).mean() > 0.5
