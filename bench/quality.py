@@ -1,7 +1,7 @@
 """Clustering quality of scsmd beside KMeans-on-PCA and Leiden (K clusters) on every shared data set.
 
     python bench/quality.py [--data-dir ../shared/data] [--seeds 0 1 2] [--presets default reference]
-                            [--set FIELD=VALUE ...] [--n-genes N] [--no-baselines] [--out bench/results/quality.json]
+                            [--set FIELD=VALUE ...] [--n-genes N] [--hvg-flavor F] [--no-baselines] [--out bench/results/quality.json]
 
 Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times. `--set` changes TrainConfig fields
 of every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`.
@@ -109,17 +109,20 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="TrainConfig changes (ablation).")
     parser.add_argument("--no-baselines", action="store_true", help="Skip KMeans-PCA and Leiden.")
     parser.add_argument("--n-genes", type=int, default=PreprocessConfig.n_genes, help="scsmd's panel size (ablation).")
+    parser.add_argument("--hvg-flavor", default=PreprocessConfig.hvg_flavor, help="scsmd's gene ranking (ablation).")
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality.json"))
     args = parser.parse_args()
     overrides = parse_overrides(args.set)
     suffix = "".join(f" {k}={v}" for k, v in overrides.items())
     if args.n_genes != PreprocessConfig.n_genes:
         suffix += f" n_genes={args.n_genes}"
+    if args.hvg_flavor != PreprocessConfig.hvg_flavor:
+        suffix += f" hvg_flavor={args.hvg_flavor}"
     configs = {f"scsmd_{name}{suffix}": preset(name, **overrides) for name in args.presets}
     paths = sorted(p for p in args.data_dir.glob("*.h5ad") if not args.datasets or p.stem in args.datasets)
     results = {}
     for path in paths:
-        results[path.stem] = run_dataset(path, args.seeds, configs, PreprocessConfig(n_genes=args.n_genes),
+        results[path.stem] = run_dataset(path, args.seeds, configs, PreprocessConfig(n_genes=args.n_genes, hvg_flavor=args.hvg_flavor),
                                          not args.no_baselines)
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=1))

@@ -21,6 +21,8 @@ from scsmd.io import read_counts, write_csv, write_h5ad
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="scSMD single-cell clustering: train a model bundle, export it, embed new cells.")
 stderr = Console(stderr=True)
+HVG_FLAVOR_HELP = ("How the panel genes are ranked: seurat (on log data, method.md's UMI choice) or seurat_v3 (on raw "
+                   "counts, method.md's read-count choice; better on some data sets, bench/README.md).")
 
 
 @app.callback()
@@ -110,14 +112,14 @@ def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, lab
 def preprocess(
     input: Path = typer.Argument(..., help="Counts: .h5ad, 10x mtx folder, 10x .h5, .csv or .txt (optionally .gz)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output .h5ad: panel genes, log values in X, counts in layers."),
-    reads: bool = typer.Option(False, "--reads", help="Read counts (HVGs by seurat_v3 on counts) instead of UMIs."),
+    hvg_flavor: str = typer.Option("seurat", "--hvg-flavor", help=HVG_FLAVOR_HELP),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the reference's CSV (cells x genes, log values)."),
     force: bool = typer.Option(False, "--force", help="Replace existing outputs."),
 ) -> None:
     """The method's preprocessing: gene filter, normalize + log1p, top highly variable genes."""
-    config = PreprocessConfig(n_genes=n_genes, counts="reads" if reads else "umi")
+    config = PreprocessConfig(n_genes=n_genes, hvg_flavor=hvg_flavor)
     _refuse_existing(output, force)
     adata = read_counts(input, transpose=transpose)
     api.preprocess(adata, config=config)
@@ -144,7 +146,7 @@ def train(
     batch_size: int = typer.Option(100, "--batch-size", help="Cells per batch."),
     latent_dim: int = typer.Option(10, "--latent-dim", help="Latent size."),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
-    reads: bool = typer.Option(False, "--reads", help="Read counts instead of UMIs."),
+    hvg_flavor: str = typer.Option("seurat", "--hvg-flavor", help=HVG_FLAVOR_HELP),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
     export: bool = typer.Option(False, "--export", help="Also export the encoder to ONNX and TorchScript."),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle and outputs."),
@@ -152,7 +154,7 @@ def train(
     """Train scSMD on counts, cluster the cells and write a model bundle."""
     train_config = train_preset(preset, batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
                                 fuzzy_epochs=fuzzy_epochs, cellnet_epochs=cellnet_epochs)
-    preprocess_config = PreprocessConfig(n_genes=n_genes, counts="reads" if reads else "umi")
+    preprocess_config = PreprocessConfig(n_genes=n_genes, hvg_flavor=hvg_flavor)
     model_config = ModelConfig(latent_dim=latent_dim)  # n_clusters is set by api.train
     name = name or input.name.split(".")[0]
     adata = read_counts(input, transpose=transpose)

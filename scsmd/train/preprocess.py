@@ -22,7 +22,7 @@ def highly_variable_genes(counts: ad.AnnData, n_genes: int, config: PreprocessCo
     adata.obs["library"] = library_sizes(adata.X)
     sc.pp.filter_genes(adata, min_cells=config.min_cells)
     n_top = min(n_genes, adata.n_vars)
-    if config.counts == "reads":
+    if config.hvg_flavor == "seurat_v3":
         sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat_v3")
     else:
         scale = np.divide(config.target_sum, adata.obs["library"].to_numpy(),

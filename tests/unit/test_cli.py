@@ -58,12 +58,12 @@ def test_preprocess_writes_panel_counts_and_reference_csv(cells):
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
-def test_reads_flavor_selects_a_panel(counts):
+def test_seurat_v3_flavor_selects_another_panel(counts):
     from scsmd.config import PreprocessConfig
     from scsmd.train.preprocess import select_panel
 
     umi = select_panel(counts, PreprocessConfig(n_genes=200))
-    reads = select_panel(counts, PreprocessConfig(n_genes=200, counts="reads"))
+    reads = select_panel(counts, PreprocessConfig(n_genes=200, hvg_flavor="seurat_v3"))
     assert len(reads) == 200 and reads != umi
 
 

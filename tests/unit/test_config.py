@@ -7,7 +7,7 @@ from scsmd.errors import ScsmdError
 
 @pytest.mark.parametrize("make", [
     lambda: PreprocessConfig(n_genes=1025),
-    lambda: PreprocessConfig(counts="fpkm"),
+    lambda: PreprocessConfig(hvg_flavor="cell_ranger"),
     lambda: ModelConfig(n_clusters=1),
     lambda: ModelConfig(dilations=()),
     lambda: TrainConfig(fuzzifier=1.0),
