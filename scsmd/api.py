@@ -270,7 +270,8 @@ def embed(adata: ad.AnnData, *, model: Bundle | str | Path, config: EmbedConfig 
     ``None``, or the copy if ``copy=True``. Sets ``obsm[key_added]`` (float32, n x latent_dim),
     ``obs['scsmd_cluster']`` (categorical), ``obs['scsmd_confidence']``, ``obs['scsmd_distance']``,
     ``obs['scsmd_novel']`` (with a label head: less sure of its label than the head's ``min_confidence``; without one:
-    beyond its cluster's novelty radius), ``obs['scsmd_label']`` where the bundle has labels, and ``uns['scsmd']`` (model, backend, provider, precision, gene overlap, params, seconds per stage).
+    beyond its cluster's novelty radius), ``obs['scsmd_label']`` where the bundle has labels, and ``uns['scsmd']``
+    (model, backend, provider, precision, gene overlap, params, seconds per stage).
     """
     bundle = _as_bundle(model)
     adata = adata.copy() if copy else adata

@@ -140,11 +140,12 @@ def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: S
         with timer("encode"):
             latent = encoder(images)
         with timer("assign"):
-            assignment = assign_clusters(latent, centroids, fuzzifier, radius)
+            # with a head, novelty is its confidence: sharper than the radius across batches (bench/README.md)
+            assignment = assign_clusters(latent, centroids, fuzzifier, radius if head is None else None)
             labels, label_confidence, novel = None, None, assignment.novel
             if head is not None:
                 labels, label_confidence = head.predict(gene_logits, latent)
-                novel = label_confidence < head.min_confidence  # sharper than the radius across batches (bench/README.md)
+                novel = label_confidence < head.min_confidence
         if on_chunk is not None:
             on_chunk(len(chunk_names))
         yield EmbedResult(
