@@ -22,7 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="scSMD single-cell clustering: train a model bundle, export it, embed new cells.")
 stderr = Console(stderr=True)
 HVG_FLAVOR_HELP = ("How the panel genes are ranked: seurat (on log data, method.md's UMI choice) or seurat_v3 (on raw "
-                   "counts, method.md's read-count choice; better on some data sets, bench/README.md).")
+                   "counts, method.md's read-count choice; an ablation in bench/README.md).")
 
 
 @app.callback()

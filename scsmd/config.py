@@ -38,7 +38,7 @@ class PreprocessConfig:
     min_cells: int = 3  # drop genes expressed in fewer cells before choosing the panel
     target_sum: float = 1e4  # each cell is scaled to this total before log1p
     # how the panel is ranked: "seurat" on log data (method.md, UMI counts), "seurat_v3" on raw counts (method.md's
-    # read-count choice; bench/README.md: +0.19 ARI on worm, +0.06 on pbmc, -0.26 on baron, so not the default)
+    # read-count choice; bench/README.md: seed-dependent gains on worm and pbmc, -0.26 ARI on baron: not the default)
     hvg_flavor: HvgFlavor = "seurat"
 
     def __post_init__(self) -> None:
