@@ -167,7 +167,7 @@ def train(
         head_logexpr = logexpr_panel(adata.X, match_panel(list(adata.var_names), head_genes),
                                      target_sum=preprocess_config.target_sum)
         head = fit_label_head(head_logexpr, result.latent, truth, head_genes, train_config.label_head_c,
-                              train_config.novelty_quantile, train_config.seed)
+                              novelty_quantile=train_config.novelty_quantile, seed=train_config.seed)
         head_accuracy = float((head.predict(head.gene_logits(head_logexpr), result.latent)[0] == truth).mean())
 
     adata.obsm[key_added] = result.latent.astype(np.float32)

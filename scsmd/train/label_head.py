@@ -1,6 +1,7 @@
 """Fit the label head after clustering, on the reference's labels; the clustering never sees a label."""
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Sequence
 
@@ -12,27 +13,37 @@ from scsmd.infer.label_head import LabelHead, scale_features
 
 CONFIDENCE_FOLDS = 5  # folds of the out-of-fold probabilities that set the head's novelty threshold
 
+log = logging.getLogger(__name__)
+
 
 def out_of_fold_confidence(features: np.ndarray, labels: np.ndarray, classifier: LogisticRegression,
-                           seed: int) -> np.ndarray:
+                           seed: int) -> np.ndarray | None:
     """Each reference cell's top probability from a head that never saw it: what a known cell scores at embed time
-    (a head's confidence on its own training cells is near one)."""
-    folds = StratifiedKFold(CONFIDENCE_FOLDS, shuffle=True, random_state=seed)
+    (a head's confidence on its own training cells is near one). None when no split leaves two types to learn from."""
+    n_folds = min(CONFIDENCE_FOLDS, int(np.sort(np.unique(labels, return_counts=True)[1])[-2]))
+    if n_folds < 2:  # every type but one has a single cell: some fold would train on one type alone
+        return None
+    folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # a type with fewer cells than folds is missing from some folds: allowed
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        warnings.filterwarnings("ignore", message="Number of classes in training fold", category=RuntimeWarning)
         probabilities = cross_val_predict(classifier, features, labels, cv=folds, method="predict_proba")
     return probabilities.max(axis=1)
 
 
-def fit_label_head(logexpr: np.ndarray, latent: np.ndarray, labels: np.ndarray, genes: Sequence[str],
-                   c: float, novelty_quantile: float = 0.99, seed: int = 0) -> LabelHead:
+def fit_label_head(logexpr: np.ndarray, latent: np.ndarray, labels: np.ndarray, genes: Sequence[str], c: float, *,
+                   novelty_quantile: float, seed: int) -> LabelHead:
     """Logistic regression (inverse regularization `c`; CellTypist's default is 1) on the scaled [genes, latent];
     cells it is less sure of than (1 - novelty_quantile) of the reference's own cells, scored out of fold, are novel."""
     stacked = np.hstack([logexpr, latent], dtype=np.float64)
     mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-8
     features, labels = scale_features(stacked, mean, scale), np.asarray(labels).astype(str)
     classifier = LogisticRegression(C=c, max_iter=2000)
-    min_confidence = float(np.quantile(out_of_fold_confidence(features, labels, classifier, seed), 1 - novelty_quantile))
+    confidence = out_of_fold_confidence(features, labels, classifier, seed)
+    if confidence is None:
+        log.warning("every label but one has a single cell, too few to set the label head's novelty threshold; "
+                    "scsmd_novel will flag no cell")
+    min_confidence = 0.0 if confidence is None else float(np.quantile(confidence, 1 - novelty_quantile))
     classifier.fit(features, labels)
     return LabelHead(tuple(str(k) for k in classifier.classes_), tuple(genes), mean, scale,
                      classifier.coef_.T.astype(np.float64), classifier.intercept_.astype(np.float64), min_confidence)

@@ -20,7 +20,7 @@ def _cells(n_classes: int, seed: int = 0, n_cells: int = 300) -> tuple[np.ndarra
 def test_head_matches_sklearn_and_survives_save_load(tmp_path, n_classes):
     logexpr, latent, labels = _cells(n_classes)
     genes = [f"g{i}" for i in range(logexpr.shape[1])]
-    head = fit_label_head(logexpr, latent, labels, genes, c=1.0)
+    head = fit_label_head(logexpr, latent, labels, genes, c=1.0, novelty_quantile=0.99, seed=0)
     stacked = np.hstack([logexpr, latent], dtype=np.float64)
     features = np.clip((stacked - stacked.mean(0)) / (stacked.std(0) + 1e-8), -10, 10)
     reference = LogisticRegression(C=1.0, max_iter=2000).fit(features, labels)
@@ -38,7 +38,8 @@ def test_head_matches_sklearn_and_survives_save_load(tmp_path, n_classes):
 def test_head_names_cells_from_genes_when_the_latent_says_nothing():
     logexpr, _, labels = _cells(4)
     noise = np.random.default_rng(1).normal(size=(len(labels), 10)).astype(np.float32)
-    head = fit_label_head(logexpr, noise, labels, [f"g{i}" for i in range(30)], c=1.0)
+    head = fit_label_head(logexpr, noise, labels, [f"g{i}" for i in range(30)], c=1.0, novelty_quantile=0.99,
+                          seed=0)
     assert (head.predict(head.gene_logits(logexpr), noise)[0] == labels).mean() > 0.9  # the marker genes carry the names
 
 
@@ -60,7 +61,7 @@ def test_a_head_from_an_older_scsmd_is_refused_with_the_fix(tmp_path):
 def test_min_confidence_keeps_known_cells_and_flags_cells_no_type_fits():
     logexpr, latent, labels = _cells(4, n_cells=600)
     head = fit_label_head(logexpr[:300], latent[:300], labels[:300], [f"g{i}" for i in range(30)], c=1.0,
-                          novelty_quantile=0.95)
+                          novelty_quantile=0.95, seed=0)
     assert 1 / 4 < head.min_confidence < 1
     _, confidence = head.predict(head.gene_logits(logexpr[300:]), latent[300:])  # cells the threshold never saw
     assert (confidence < head.min_confidence).mean() < 0.15  # about the 5% the quantile allows
@@ -68,3 +69,11 @@ def test_min_confidence_keeps_known_cells_and_flags_cells_no_type_fits():
     between = (logexpr[first] + logexpr[second]) / 2, (latent[first] + latent[second]) / 2  # half one type, half another
     _, confidence = head.predict(head.gene_logits(between[0]), between[1])
     assert (confidence < head.min_confidence).mean() > 0.5
+
+
+def test_a_head_whose_types_are_all_single_cells_but_one_trains_and_flags_nothing():
+    logexpr, latent, _ = _cells(2, n_cells=120)
+    labels = np.array(["common"] * 119 + ["single"])  # no split leaves both types to learn from
+    head = fit_label_head(logexpr, latent, labels, [f"g{i}" for i in range(30)], c=1.0, novelty_quantile=0.99, seed=0)
+    assert head.classes == ("common", "single") and head.min_confidence == 0.0
+    assert not (head.predict(head.gene_logits(logexpr), latent)[1] < head.min_confidence).any()
