@@ -7,7 +7,7 @@ left-out type there (the deployment case: a frozen reference meets a new batch w
 For each left-out type (`--types`, or the `--left-out` N largest), with the query donor's cells of that type as
 positives and its other cells as negatives: ROC AUC of `scsmd_distance` (no labels needed), of distance over the
 cluster's novelty radius, and of 1 - `scsmd_label_confidence` (the label head), and the precision / recall of
-`scsmd_novel` and of its two parts (beyond the cluster's radius; below the head's min_confidence).
+`scsmd_novel` (with a head: below its min_confidence) and of the radius flag that bundles without labels use.
 """
 from __future__ import annotations
 
@@ -40,16 +40,16 @@ def leave_one_out(reference, query, cell_type: str, train_config, folder: Path) 
     distance = out.obs["scsmd_distance"].to_numpy()
     relative = distance / bundle.novelty_radius[out.obs["scsmd_cluster"].astype(int).to_numpy()]
     unsure = 1 - out.obs["scsmd_label_confidence"].to_numpy()
-    flags = {"flag": out.obs["scsmd_novel"].to_numpy(), "radius_flag": relative > 1,
-             "confidence_flag": unsure > 1 - bundle.label_head.min_confidence}
+    flags = {"confidence_flag": out.obs["scsmd_novel"].to_numpy(), "radius_flag": relative > 1}
     scores = {"n_left_out": int(held_out.sum()), "n_query": int(len(held_out)),
               "auc_distance": float(roc_auc_score(held_out, distance)),
               "auc_relative_distance": float(roc_auc_score(held_out, relative)),
               "auc_label_confidence": float(roc_auc_score(held_out, unsure)),
               "min_confidence": bundle.label_head.min_confidence}
-    for name, flag in flags.items():  # scsmd_novel, and each of its two parts
+    for name, flag in flags.items():  # scsmd_novel, and the flag a bundle without labels would raise
         scores |= {f"{name}_precision": float(precision_score(held_out, flag, zero_division=0)),
-                   f"{name}_recall": float(recall_score(held_out, flag)), f"{name}_known": float(flag[~held_out].mean())}
+                   f"{name}_recall": float(recall_score(held_out, flag)),
+                   f"{name}_known": float(flag[~held_out].mean())}
     return scores
 
 

@@ -1,7 +1,8 @@
 """Clustering quality of scsmd beside KMeans-on-PCA and Leiden (K clusters) on every shared data set.
 
     python bench/quality.py [--data-dir ../shared/data] [--seeds 0 1 2] [--presets default reference]
-                            [--set FIELD=VALUE ...] [--n-genes N] [--hvg-flavor F] [--no-baselines] [--out bench/results/quality.json]
+                            [--set FIELD=VALUE ...] [--n-genes N] [--hvg-flavor F] [--no-baselines]
+                            [--out bench/results/quality.json]
 
 Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times. `--set` changes TrainConfig fields
 of every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`.
@@ -113,17 +114,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality.json"))
     args = parser.parse_args()
     overrides = parse_overrides(args.set)
-    suffix = "".join(f" {k}={v}" for k, v in overrides.items())
-    if args.n_genes != PreprocessConfig.n_genes:
-        suffix += f" n_genes={args.n_genes}"
-    if args.hvg_flavor != PreprocessConfig.hvg_flavor:
-        suffix += f" hvg_flavor={args.hvg_flavor}"
+    panel = PreprocessConfig(n_genes=args.n_genes, hvg_flavor=args.hvg_flavor)
+    changed = {**overrides, **{k: v for k, v in dataclasses.asdict(panel).items() if v != getattr(PreprocessConfig, k)}}
+    suffix = "".join(f" {k}={v}" for k, v in changed.items())
     configs = {f"scsmd_{name}{suffix}": preset(name, **overrides) for name in args.presets}
     paths = sorted(p for p in args.data_dir.glob("*.h5ad") if not args.datasets or p.stem in args.datasets)
     results = {}
     for path in paths:
-        results[path.stem] = run_dataset(path, args.seeds, configs, PreprocessConfig(n_genes=args.n_genes, hvg_flavor=args.hvg_flavor),
-                                         not args.no_baselines)
+        results[path.stem] = run_dataset(path, args.seeds, configs, panel, not args.no_baselines)
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=1))
     print(summarize(results))
