@@ -3,7 +3,7 @@
     python bench/embed.py [--model models/NAME] [--cells 8192] [--large 1000000] [--out bench/results/embed.json]
 
 1. Encoder throughput (cells/s) of torch eager, TorchScript and onnxruntime (fp32 as exported before and after the
-   exact 1x1 rewrites, and the bundle's int8 model; CUDA where it works) at several batch sizes, interleaved in one
+   exact 1x1 rewrites, and the bundle's int8 model; CUDA fp32 and fp16 where it works) at several batch sizes, interleaved in one
    run and reported as medians and ratios to eager.
 2. Peak RSS of `scsmd embed --results-only` streaming a small and a large .h5ad built from real cells
    (baron_mouse repeated), each in a fresh process, with whole-process cells/s and the time split.
@@ -32,7 +32,7 @@ import torch
 
 import scsmd
 from scsmd.atomic import atomic_path
-from scsmd.bundle import ONNX, ONNX_INT8, TORCHSCRIPT, Bundle
+from scsmd.bundle import ONNX, ONNX_FP16, ONNX_INT8, TORCHSCRIPT, Bundle
 from scsmd.config import TrainConfig, usable_cores
 from scsmd.infer.encoder import OnnxEncoder, TorchScriptEncoder
 from scsmd.io import h5ad_shape, read_counts
@@ -81,6 +81,8 @@ def encoders(bundle: Bundle) -> dict:
     gpu = OnnxEncoder(bundle.file(ONNX), "auto")
     if gpu.provider == "cuda":
         found["onnxruntime_cuda"] = session(gpu)
+        if bundle.has(ONNX_FP16):
+            found["onnxruntime_cuda_fp16"] = session(OnnxEncoder(bundle.file(ONNX_FP16), "cuda"))
     return found
 
 

@@ -220,11 +220,12 @@ def train(
 
 def export(bundle: Bundle | str | Path, *, config: ExportConfig = ExportConfig()) -> dict[str, Any]:
     """Export a bundle's encoder to ONNX and/or TorchScript, each checked against PyTorch on reference cells, and
-    to an int8 ONNX model, shipped only if it keeps ``config.int8_min_agreement`` of the fp32 clusters.
+    to int8 (CPU) and fp16 (GPU) ONNX models, each shipped only if it keeps ``config.reduced_min_agreement`` of the
+    fp32 clusters.
 
     Returns
     -------
-    Per format: file, max |latent diff| and nearest-centroid agreement (int8: against fp32, with its speed ratio,
+    Per format: file, max |latent diff| and nearest-centroid agreement (int8, fp16: against fp32, with the speed ratio,
     or ``shipped: False`` and the reason); also written into the manifest.
 
     Raises

@@ -19,6 +19,7 @@ MANIFEST = "manifest.json"
 WEIGHTS = "model.pt"
 ONNX = "encoder.onnx"
 ONNX_INT8 = "encoder_int8.onnx"  # shipped only when it passes its agreement check against fp32
+ONNX_FP16 = "encoder_fp16.onnx"  # the GPU's reduced precision, shipped under the same check
 TORCHSCRIPT = "encoder.ts"
 REFERENCE_CELLS = "reference_cells.npy"  # a sample of training images: export checks and calibration
 LABEL_HEAD = "label_head.npz"  # the classifier on the head genes and the latent, when trained with labels
@@ -123,7 +124,7 @@ class Bundle:
     def file(self, name: str) -> Path:
         """Path of a bundle file, refusing one the bundle does not list."""
         if not self.has(name):
-            hint = "run `scsmd export` first" if name in (ONNX, ONNX_INT8, TORCHSCRIPT) else "train the bundle again"
+            hint = "run `scsmd export` first" if name in (ONNX, ONNX_INT8, ONNX_FP16, TORCHSCRIPT) else "train the bundle again"
             raise ScsmdError(f"bundle {self.path} has no {name}; {hint}")
         return self.path / name
 

@@ -14,7 +14,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scsmd import api
-from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, preset as train_preset
+from scsmd.config import EXPORT_FORMATS, EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, preset as train_preset
 from scsmd.errors import ScsmdError
 from scsmd.io import read_counts, write_csv, write_h5ad
 
@@ -210,18 +210,18 @@ def _read_annotated(path: Path):
 @app.command()
 def export(
     bundle_dir: Path = typer.Argument(..., help="A model bundle folder (models/NAME)."),
-    format: str = typer.Option("all", "--format", help="onnx, torchscript, int8 (from the ONNX encoder) or all."),
+    format: str = typer.Option("all", "--format", help="onnx, torchscript, int8 or fp16 (both from the ONNX encoder), or all."),
     opset: int = typer.Option(17, "--opset", help="ONNX opset."),
 ) -> None:
-    """Export the encoder to ONNX, TorchScript and int8 ONNX, each checked on real cells (int8 against fp32)."""
-    formats = ("onnx", "torchscript", "int8") if format == "all" else (format,)
+    """Export the encoder to ONNX and TorchScript (checked against PyTorch) and to int8 and fp16 ONNX (against fp32)."""
+    formats = EXPORT_FORMATS if format == "all" else (format,)
     report = api.export(bundle_dir, config=ExportConfig(formats=formats, opset=opset))
     for fmt in formats:
         r = report[fmt]
-        if fmt == "int8" and not r["shipped"]:
-            typer.echo(f"int8 not shipped: {r['reason']}")
+        if not r.get("shipped", True):
+            typer.echo(f"{fmt} not shipped: {r['reason']}")
             continue
-        speed = f", {r['speed_ratio']:.2f}x fp32 speed" if fmt == "int8" else ""
+        speed = f", {r['speed_ratio']:.2f}x fp32 speed on {r.get('checked_on', 'one CPU thread')}" if "speed_ratio" in r else ""
         typer.echo(f"{bundle_dir / r['file']}: max |diff| {r['max_abs_diff']:.1e}, "
                    f"cluster agreement {r['cluster_agreement']:.2%} on {r['n_cells_checked']} cells{speed}")
 
@@ -235,7 +235,7 @@ def embed(
     backend: str = typer.Option("onnx", "--backend", help="onnx (no torch needed) or torchscript."),
     batch_size: int = typer.Option(4096, "--batch-size", help="Cells per chunk."),
     min_gene_overlap: float = typer.Option(0.5, "--min-gene-overlap", help="Refuse inputs with fewer panel genes."),
-    precision: str = typer.Option("auto", "--precision", help="auto (int8 on a CPU when the bundle ships one), fp32, int8 or fp16."),
+    precision: str = typer.Option("auto", "--precision", help="auto (the bundle's fp16 on a GPU, int8 on a CPU, else fp32), fp32, int8 or fp16."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Encoder threads (default: the cores this process may use)."),
     results_only: bool = typer.Option(False, "--results-only", help="Write only obs results and the embedding."),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),

@@ -136,24 +136,28 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     return TrainConfig(**values)
 
 
+EXPORT_FORMATS = ("onnx", "torchscript", "int8", "fp16")
+
+
 @dataclass(frozen=True)
 class ExportConfig:
     """Encoder export to ONNX / TorchScript and the parity check that gates it."""
 
-    formats: tuple[str, ...] = ("onnx", "torchscript", "int8")
+    formats: tuple[str, ...] = EXPORT_FORMATS
     opset: int = 17
     atol: float = 1e-4  # max |latent difference| allowed between torch and the export
     min_agreement: float = 0.99  # nearest-centroid clusters that must agree with torch
     int8_calibration: Literal["percentile", "minmax", "entropy"] = "percentile"
-    int8_min_agreement: float = 0.99  # nearest-centroid clusters the int8 model must share with fp32, else not shipped
+    reduced_min_agreement: float = 0.99  # nearest-centroid clusters an int8 / fp16 model must share with fp32, else not shipped
 
     def __post_init__(self) -> None:
-        _check(set(self.formats) <= {"onnx", "torchscript", "int8"} and len(self.formats) > 0,
-               f"formats must be among onnx, torchscript and int8, got {self.formats}")
+        _check(set(self.formats) <= set(EXPORT_FORMATS) and len(self.formats) > 0,
+               f"formats must be among {', '.join(EXPORT_FORMATS)}, got {self.formats}")
         _check(self.opset >= 13, f"opset must be >= 13, got {self.opset}")
         _check(self.int8_calibration in ("percentile", "minmax", "entropy"),
                f"int8_calibration must be percentile, minmax or entropy, got {self.int8_calibration!r}")
-        _check(0 < self.int8_min_agreement <= 1, f"int8_min_agreement must be in (0, 1], got {self.int8_min_agreement}")
+        _check(0 < self.reduced_min_agreement <= 1,
+               f"reduced_min_agreement must be in (0, 1], got {self.reduced_min_agreement}")
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,7 @@ class EmbedConfig:
     provider: Literal["auto", "cuda", "cpu"] = "auto"
     min_gene_overlap: float = 0.5
     n_threads: int = field(default_factory=usable_cores)  # encoder threads; reading runs on one more
-    precision: Literal["auto", "fp32", "int8", "fp16"] = "auto"  # auto: int8 on a CPU when the bundle ships one
+    precision: Literal["auto", "fp32", "int8", "fp16"] = "auto"  # auto: the bundle's fp16 on a GPU, int8 on a CPU
 
     def __post_init__(self) -> None:
         _check(self.chunk_size >= 1, f"chunk size must be >= 1, got {self.chunk_size}")

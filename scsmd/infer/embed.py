@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from scsmd.bundle import ONNX, ONNX_INT8, TORCHSCRIPT, Bundle
+from scsmd.bundle import ONNX, ONNX_FP16, ONNX_INT8, TORCHSCRIPT, Bundle
 from scsmd.config import EmbedConfig, to_dict
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import assign_clusters
@@ -71,32 +71,40 @@ class EmbedResult:
                 "missing_genes": self.match.missing[:20], "params": self.params, "timings": self.timings}
 
 
-def _int8_missing(bundle: Bundle) -> ScsmdError:
-    """Why a bundle has no int8 model, and what to do."""
-    record = bundle.manifest.get("exports", {}).get("int8")
+REDUCED = {"int8": (ONNX_INT8, "cpu"), "fp16": (ONNX_FP16, "cuda")}  # file, and the device it is made for
+
+
+def _reduced_missing(bundle: Bundle, precision: str) -> ScsmdError:
+    """Why a bundle has no int8 / fp16 model, and what to do."""
+    record = bundle.manifest.get("exports", {}).get(precision)
     why = f"its export check failed: {record['reason']}" if record else "it was exported without one"
-    return ScsmdError(f"bundle {bundle.path} has no int8 model ({why}); use --precision auto or fp32, "
+    return ScsmdError(f"bundle {bundle.path} has no {precision} model ({why}); use --precision auto or fp32, "
                       "or re-run `scsmd export` with a newer scsmd")
 
 
 def open_encoder(bundle: Bundle, config: EmbedConfig) -> tuple[OnnxEncoder | TorchScriptEncoder, str]:
     """The bundle's exported encoder for the configured backend, provider and precision, and that precision.
 
-    auto: int8 when the encoder runs on the CPU and the bundle ships a checked int8 model, else fp32.
+    auto: the bundle's checked reduced-precision model made for the device that runs it (fp16 on a GPU, int8 on a
+    CPU), else fp32.
     """
     if config.backend == "torchscript":
         return TorchScriptEncoder(bundle.file(TORCHSCRIPT), config.provider, config.n_threads), "fp32"
-    if config.precision == "fp16":
-        raise ScsmdError("--precision fp16 needs onnxruntime's CUDA provider and an fp16 model, which scsmd does not "
-                         "export yet; use --precision auto, fp32 or int8")
-    if config.precision == "int8":
-        if not bundle.has(ONNX_INT8):
-            raise _int8_missing(bundle)
-        return OnnxEncoder(bundle.file(ONNX_INT8), config.provider, config.n_threads), "int8"
-    if config.precision == "auto" and config.provider != "cuda" and bundle.has(ONNX_INT8):
-        encoder = OnnxEncoder(bundle.file(ONNX_INT8), config.provider, config.n_threads)
-        if encoder.provider == "cpu":  # one session: the int8 model's own provider says where it runs
-            return encoder, "int8"
+    if config.precision in REDUCED:
+        name, device = REDUCED[config.precision]
+        if not bundle.has(name):
+            raise _reduced_missing(bundle, config.precision)
+        encoder = OnnxEncoder(bundle.file(name), config.provider, config.n_threads)
+        if encoder.provider != device:
+            log.warning("%s is made for a %s; on the %s here it is slower than fp32 (--precision auto picks for you)",
+                        config.precision, device.upper(), encoder.provider.upper())
+        return encoder, config.precision
+    if config.precision == "auto":
+        for precision, (name, device) in REDUCED.items():
+            if bundle.has(name) and config.provider in ("auto", device):
+                encoder = OnnxEncoder(bundle.file(name), config.provider, config.n_threads)
+                if encoder.provider == device:  # one session: the model's own provider says where it runs
+                    return encoder, precision
     return OnnxEncoder(bundle.file(ONNX), config.provider, config.n_threads), "fp32"
 
 
@@ -130,7 +138,9 @@ def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: S
     start = time.perf_counter()
     match = match_panel(list(var_names), bundle.panel, min_overlap=config.min_gene_overlap)
     encoder, precision = open_encoder(bundle, config)
-    log.info("embedding with %s %s on %s, %d threads", config.backend, precision, encoder.provider, config.n_threads)
+    fallback = " (a CUDA build without a working GPU: falling back to the CPU)" if encoder.fell_back else ""
+    log.info("embedding with %s %s on %s, %d threads%s", config.backend, precision, encoder.provider,
+             config.n_threads, fallback)
     centroids, fuzzifier, radius = bundle.centroids, bundle.fuzzifier, bundle.novelty_radius
     head = bundle.label_head
     head_match = None if head is None else match_panel(list(var_names), head.genes, min_overlap=config.min_gene_overlap)

@@ -31,7 +31,8 @@ class OnnxEncoder:
     def __init__(self, path: str | Path, provider: Provider = "auto", n_threads: int | None = None):
         import onnxruntime as ort
 
-        wanted = [CUDA, CPU] if provider in ("auto", "cuda") and CUDA in ort.get_available_providers() else [CPU]
+        listed = CUDA in ort.get_available_providers()  # onnxruntime-gpu lists it even where no GPU works
+        wanted = [CUDA, CPU] if provider in ("auto", "cuda") and listed else [CPU]
         options = ort.SessionOptions()
         options.intra_op_num_threads = n_threads or usable_cores()  # deliberate: the reader thread shares the cores
         options.inter_op_num_threads = 1
@@ -45,6 +46,7 @@ class OnnxEncoder:
             raise ScsmdError("--provider cuda was asked for but onnxruntime's CUDA provider does not run here "
                              "(no GPU or no CUDA libraries); use --provider auto or cpu")
         self.provider = "cuda" if CUDA in running else "cpu"
+        self.fell_back = provider == "auto" and listed and self.provider == "cpu"  # a GPU build, no working GPU
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """(n, 1, side, side) float32 -> (n, latent_dim) float32."""
@@ -66,6 +68,7 @@ class TorchScriptEncoder:
         self.device = torch.device("cuda" if provider != "cpu" and torch.cuda.is_available() else "cpu")
         self.module = torch.jit.load(str(path), map_location=self.device).eval()
         self.provider = self.device.type
+        self.fell_back = provider == "auto" and torch.backends.cuda.is_built() and self.provider == "cpu"
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """(n, 1, side, side) float32 -> (n, latent_dim) float32."""

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import torch
 
-from scsmd.bundle import ONNX, ONNX_INT8, REFERENCE_CELLS, TORCHSCRIPT, Bundle
+from scsmd.bundle import ONNX, ONNX_FP16, ONNX_INT8, REFERENCE_CELLS, TORCHSCRIPT, Bundle
 from scsmd.config import ExportConfig
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import assign_clusters
@@ -22,7 +23,7 @@ from scsmd.train.simplify import simplify_encoder
 
 log = logging.getLogger(__name__)
 
-SPEED_REPEATS = 3  # int8 and fp32 timed alternately on the reference cells, best of these
+SPEED_REPEATS = 3  # a reduced-precision model and fp32 timed alternately on the reference cells, best of these
 
 
 def export_onnx(encoder: torch.nn.Module, path: Path, opset: int, side: int) -> None:
@@ -87,7 +88,7 @@ def export_int8(bundle: Bundle, onnx_path: Path, cells: np.ndarray, folder: Path
                 config: ExportConfig) -> tuple[Path | None, dict[str, Any]]:
     """Quantize the gates of the first k stages for each k, check each against fp32; keep the fastest that agrees.
 
-    Returns the int8 model's path (None when no variant reaches ``config.int8_min_agreement``) and its report.
+    Returns the int8 model's path (None when no variant reaches ``config.reduced_min_agreement``) and its report.
     """
     fp32 = OnnxEncoder(onnx_path, provider="cpu", n_threads=1)
     expected = fp32(cells)
@@ -102,17 +103,45 @@ def export_int8(bundle: Bundle, onnx_path: Path, cells: np.ndarray, folder: Path
                    "label_agreement": _label_agreement(bundle, expected, actual),
                    "speed_ratio": _speed_ratio(int8, fp32, cells)}
         tried.append(figures)
-        passes = figures["cluster_agreement"] >= config.int8_min_agreement
+        passes = figures["cluster_agreement"] >= config.reduced_min_agreement
         if passes and (best is None or figures["speed_ratio"] > best[1]["speed_ratio"]):
             best = (path, figures)
-    common = {"calibration": config.int8_calibration, "min_agreement": config.int8_min_agreement,
+    common = {"calibration": config.int8_calibration, "min_agreement": config.reduced_min_agreement,
               "threads": 1, "n_gates": len(gates), "tried": tried}
     if best is None:
         top = max((t["cluster_agreement"] for t in tried), default=0.0)
-        reason = (f"no int8 variant kept {config.int8_min_agreement:.0%} of nearest-centroid clusters of fp32 "
+        reason = (f"no int8 variant kept {config.reduced_min_agreement:.0%} of nearest-centroid clusters of fp32 "
                   f"(best {top:.2%}); fp32 stays the CPU model")
         return None, {"shipped": False, "reason": reason, **common}
     return best[0], {"shipped": True, "file": ONNX_INT8, **best[1], **common}
+
+
+def export_fp16(bundle: Bundle, onnx_path: Path, cells: np.ndarray, folder: Path,
+                config: ExportConfig) -> tuple[Path | None, dict[str, Any]]:
+    """Cast the encoder's weights and activations to fp16 (its input and output stay fp32) for GPUs; check it against
+    fp32 where onnxruntime runs it here (a CPU computes fp16 nodes through casts, so it checks the rounding only).
+
+    Returns the fp16 model's path (None when it keeps fewer than ``config.reduced_min_agreement`` of the fp32
+    clusters) and its report.
+    """
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    path = folder / ONNX_FP16
+    onnx.save(convert_float_to_float16(onnx.load(str(onnx_path)), keep_io_types=True), str(path))
+    fp32, fp16 = OnnxEncoder(onnx_path), OnnxEncoder(path)
+    expected, actual = fp32(cells), fp16(cells)
+    figures = {**parity(expected, actual, bundle.centroids, bundle.fuzzifier),
+               "label_agreement": _label_agreement(bundle, expected, actual),
+               "speed_ratio": _speed_ratio(fp16, fp32, cells), "checked_on": fp16.provider,
+               "min_agreement": config.reduced_min_agreement}
+    if figures["cluster_agreement"] < config.reduced_min_agreement:
+        reason = (f"the fp16 model kept {figures['cluster_agreement']:.2%} of fp32's nearest-centroid clusters, "
+                  f"below {config.reduced_min_agreement:.0%}; fp32 stays the GPU model")
+        return None, {"shipped": False, "reason": reason, **figures}
+    return path, {"shipped": True, "file": ONNX_FP16, **figures}
+
+
+REDUCED = {"int8": (ONNX_INT8, export_int8), "fp16": (ONNX_FP16, export_fp16)}  # checked against the fp32 ONNX
 
 
 def export_bundle(bundle: Bundle, config: ExportConfig = ExportConfig()) -> dict[str, Any]:
@@ -124,9 +153,9 @@ def export_bundle(bundle: Bundle, config: ExportConfig = ExportConfig()) -> dict
         expected = model.encoder(torch.from_numpy(cells)).numpy()
     report: dict[str, Any] = dict(bundle.manifest.get("exports", {}))
     files: dict[str, Path] = {}
-    remove: tuple[str, ...] = ()
+    remove: list[str] = []
     with tempfile.TemporaryDirectory(dir=bundle.path.parent) as tmp:
-        for fmt in (f for f in config.formats if f != "int8"):
+        for fmt in (f for f in config.formats if f in ("onnx", "torchscript")):
             if fmt == "onnx":
                 path = Path(tmp) / ONNX
                 simplified, n_pointwise = simplify_encoder(model.encoder, side)
@@ -142,15 +171,17 @@ def export_bundle(bundle: Bundle, config: ExportConfig = ExportConfig()) -> dict
             files[path.name] = path
             log.info("%s export: max |diff| %.1e, cluster agreement %.2f%% on %d cells", fmt,
                      figures["max_abs_diff"], 100 * figures["cluster_agreement"], figures["n_cells_checked"])
-        if "int8" in config.formats:
+        for fmt in (f for f in config.formats if f in REDUCED):
+            name, export_reduced = REDUCED[fmt]
             source = files[ONNX] if ONNX in files else bundle.file(ONNX)
-            path, report["int8"] = export_int8(bundle, source, cells, Path(tmp), config)
+            path, report[fmt] = export_reduced(bundle, source, cells, Path(tmp), config)
             if path is None:
-                remove = (ONNX_INT8,)
-                log.warning("int8 model not shipped: %s", report["int8"]["reason"])
+                remove.append(name)
+                log.warning("%s model not shipped: %s", fmt, report[fmt]["reason"])
             else:
-                files[ONNX_INT8] = path
-                log.info("int8 export: cluster agreement %.2f%% with fp32, %.2fx its speed on one thread",
-                         100 * report["int8"]["cluster_agreement"], report["int8"]["speed_ratio"])
-        bundle.add_files(files, {"exports": report}, remove)
+                files[name] = path
+                log.info("%s export: cluster agreement %.2f%% with fp32, %.2fx its speed on %s", fmt,
+                         100 * report[fmt]["cluster_agreement"], report[fmt]["speed_ratio"],
+                         report[fmt].get("checked_on", "one CPU thread"))
+        bundle.add_files(files, {"exports": report}, tuple(remove))
     return report

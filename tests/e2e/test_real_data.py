@@ -39,8 +39,9 @@ def test_bundle_outputs_and_quality(trained):
     manifest = json.loads((folder / "models" / "baron" / "manifest.json").read_text())
     assert len(manifest["panel"]) == 784 and np.asarray(manifest["centroids"]).shape == (13, 10)
     assert set(manifest["sha256"]) == {"model.pt", "reference_cells.npy", "label_head.npz", "encoder.onnx", "encoder.ts",
-                                       "encoder_int8.onnx"}
-    assert manifest["exports"]["int8"]["shipped"] and manifest["exports"]["int8"]["cluster_agreement"] >= 0.99
+                                       "encoder_int8.onnx", "encoder_fp16.onnx"}
+    for precision in ("int8", "fp16"):
+        assert manifest["exports"][precision]["shipped"] and manifest["exports"][precision]["cluster_agreement"] >= 0.99
     assert {e["label"] for e in manifest["cluster_labels"]} <= set(ad.read_h5ad(source).obs["cell_type"])
     assert [h["stage"] for h in manifest["history"]] == ["pretrain"] * EPOCHS  # the default preset's one stage
     assert manifest["label_head"]["training_accuracy"] > 0.9
@@ -99,15 +100,16 @@ def test_streamed_small_chunks_equal_one_shot_embed(trained, tmp_path):
         np.testing.assert_array_equal(streamed.obs[column].to_numpy(), one_shot.obs[column].to_numpy())
 
 
-def test_int8_agrees_with_fp32_on_real_cells(trained):
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+def test_reduced_precision_agrees_with_fp32_on_real_cells(trained, precision):
     folder, source, _ = trained
     cells = read_counts(source)
     bundle = folder / "models" / "baron"
     fp32 = api.embed(cells, model=bundle, config=EmbedConfig(precision="fp32"), copy=True)
-    int8 = api.embed(cells, model=bundle, config=EmbedConfig(precision="int8"), copy=True)
-    assert int8.uns["scsmd"]["precision"] == "int8" and fp32.uns["scsmd"]["precision"] == "fp32"
-    assert (int8.obs["scsmd_cluster"] == fp32.obs["scsmd_cluster"]).mean() >= 0.99
-    assert (int8.obs["scsmd_label"] == fp32.obs["scsmd_label"]).mean() >= 0.99
+    reduced = api.embed(cells, model=bundle, config=EmbedConfig(precision=precision), copy=True)
+    assert reduced.uns["scsmd"]["precision"] == precision and fp32.uns["scsmd"]["precision"] == "fp32"
+    assert (reduced.obs["scsmd_cluster"] == fp32.obs["scsmd_cluster"]).mean() >= 0.99
+    assert (reduced.obs["scsmd_label"] == fp32.obs["scsmd_label"]).mean() >= 0.99
 
 
 def test_tampered_bundle_is_refused(trained, tmp_path):

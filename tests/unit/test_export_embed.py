@@ -8,7 +8,7 @@ import pytest
 
 import scsmd
 from scsmd import api
-from scsmd.bundle import MANIFEST, ONNX, ONNX_INT8, Bundle
+from scsmd.bundle import MANIFEST, ONNX, ONNX_FP16, ONNX_INT8, Bundle
 from scsmd.config import EmbedConfig, ExportConfig
 from scsmd.errors import ScsmdError
 from scsmd.train import export as export_module
@@ -25,6 +25,21 @@ def test_export_recorded_in_manifest(tiny_bundle):
     assert [t["quantized_gates"] for t in int8["tried"]] == [3, 2, 1]
     assert all({"cluster_agreement", "max_abs_diff", "speed_ratio", "label_agreement"} <= set(t) for t in int8["tried"])
     assert bundle.has(ONNX_INT8) == int8["shipped"] == (int8["cluster_agreement"] >= 0.99 if int8["shipped"] else False)
+    fp16 = bundle.manifest["exports"]["fp16"]
+    assert fp16["checked_on"] == "cpu" and bundle.has(ONNX_FP16) == fp16["shipped"] == (fp16["cluster_agreement"] >= 0.99)
+
+
+def test_fp16_runs_where_asked_and_auto_keeps_it_for_a_gpu(tiny_bundle, caplog):
+    folder, trained = tiny_bundle
+    fp32 = scsmd.embed(trained, model=folder, config=EmbedConfig(precision="fp32"), copy=True)
+    with caplog.at_level("WARNING"):
+        fp16 = scsmd.embed(trained, model=folder, config=EmbedConfig(precision="fp16"), copy=True)
+    assert fp16.uns["scsmd"]["precision"] == "fp16" and "fp16 is made for a CUDA" in caplog.text
+    latent, reference = fp16.obsm["X_scsmd"], fp32.obsm["X_scsmd"]
+    assert 0 < np.abs(latent - reference).max() <= 1e-2 * np.abs(reference).max()  # fp16 rounding, not another model
+    assert (fp16.obs["scsmd_cluster"] == fp32.obs["scsmd_cluster"]).mean() >= 0.95
+    auto = scsmd.embed(trained, model=folder, copy=True)
+    assert auto.uns["scsmd"]["precision"] in ("int8", "fp32")  # a CPU never picks fp16 by itself
 
 
 def test_int8_below_the_agreement_bar_is_not_shipped(tiny_bundle, tmp_path, monkeypatch):
@@ -46,8 +61,8 @@ def test_int8_below_the_agreement_bar_is_not_shipped(tiny_bundle, tmp_path, monk
         scsmd.embed(trained, model=copy, config=EmbedConfig(precision="int8"))
 
 
-@pytest.mark.parametrize("precision, message", [("int8", "no int8 model"), ("fp16", "--precision fp16 needs")])
-def test_unavailable_precision_is_a_clear_cli_error(tiny_bundle, tmp_path, precision, message):
+@pytest.mark.parametrize("precision, name", [("int8", ONNX_INT8), ("fp16", ONNX_FP16)])
+def test_unavailable_precision_is_a_clear_cli_error(tiny_bundle, tmp_path, precision, name):
     import shutil
     import subprocess
     import sys
@@ -56,12 +71,13 @@ def test_unavailable_precision_is_a_clear_cli_error(tiny_bundle, tmp_path, preci
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
     manifest = json.loads((copy / MANIFEST).read_text())
-    manifest["sha256"].pop(ONNX_INT8, None)
-    del manifest["exports"]["int8"]
+    manifest["sha256"].pop(name, None)
+    del manifest["exports"][precision]
     (copy / MANIFEST).write_text(json.dumps(manifest))
     trained.write_h5ad(tmp_path / "cells.h5ad")
     result = subprocess.run([sys.executable, "-m", "scsmd", "embed", "cells.h5ad", "--model", copy, "-o", "out.h5ad",
                              "--precision", precision], cwd=tmp_path, capture_output=True, text=True)
+    message = f"no {precision} model (it was exported without one)"
     assert result.returncode == 2 and "error: " in result.stderr and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out.h5ad").exists()
 
@@ -186,3 +202,15 @@ def test_a_1024_gene_bundle_embeds_its_own_clusters(tmp_path):
     assert manifest["exports"]["onnx"]["max_abs_diff"] <= 1e-4
     out = scsmd.embed(adata, model=folder, copy=True)
     assert (out.obs["scsmd_cluster"].astype(int).to_numpy() == adata.obs["scsmd_cluster"].astype(int).to_numpy()).all()
+
+
+def test_a_gpu_build_without_a_gpu_says_it_falls_back(tiny_bundle, caplog):
+    import onnxruntime as ort
+
+    folder, trained = tiny_bundle
+    with caplog.at_level("INFO"):
+        out = scsmd.embed(trained, model=folder, copy=True)
+    cuda_listed = "CUDAExecutionProvider" in ort.get_available_providers()
+    if out.uns["scsmd"]["provider"] == "cuda":
+        pytest.skip("a GPU runs here: nothing falls back")
+    assert ("falling back to the CPU" in caplog.text) == cuda_listed
