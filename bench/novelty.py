@@ -20,7 +20,7 @@ from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 import scsmd
 from scsmd.atomic import atomic_path
-from scsmd.config import ExportConfig, preset
+from scsmd.config import ExportConfig, preprocess_preset, preset
 from scsmd.io import read_counts
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -28,11 +28,11 @@ DATASET = "baron_mouse_1886"
 LABEL_KEY, DONOR_KEY = "cell_type", "batch"
 
 
-def leave_one_out(reference, query, cell_type: str, train_config, folder: Path) -> dict:
+def leave_one_out(reference, query, cell_type: str, preset_name: str, folder: Path) -> dict:
     """Train on `reference` without `cell_type` (K = remaining types, with a label head), embed `query`, score."""
     known = reference[(reference.obs[LABEL_KEY] != cell_type).to_numpy()].copy()
     scsmd.train(known, n_clusters=known.obs[LABEL_KEY].nunique(), bundle_dir=folder, label_key=LABEL_KEY,
-                train_config=train_config, overwrite=True)
+                preprocess_config=preprocess_preset(preset_name), train_config=preset(preset_name), overwrite=True)
     scsmd.export(folder, config=ExportConfig(formats=("onnx",)))
     out = scsmd.embed(query, model=folder, copy=True)
     bundle = scsmd.load_model(folder)
@@ -68,7 +68,7 @@ def main() -> None:
     types = args.types or reference.obs[LABEL_KEY].value_counts().index[:args.left_out]
     results = {}
     for cell_type in types:
-        results[str(cell_type)] = leave_one_out(reference, query, cell_type, preset(args.preset), args.work / "model")
+        results[str(cell_type)] = leave_one_out(reference, query, cell_type, args.preset, args.work / "model")
         print(cell_type, json.dumps(results[str(cell_type)]), flush=True)
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(results, indent=1))

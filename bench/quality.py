@@ -1,11 +1,14 @@
 """Clustering quality of scsmd beside KMeans-on-PCA and Leiden (K clusters) on every shared data set.
 
     python bench/quality.py [--data-dir ../shared/data] [--seeds 0 1 2] [--presets default reference]
-                            [--set FIELD=VALUE ...] [--n-genes N] [--hvg-flavor F] [--no-baselines]
+                            [--set FIELD=VALUE ...] [--n-genes N] [--hvg-flavor F] [--scale | --no-scale]
+                            [--no-baselines]
                             [--out bench/results/quality.json]
 
 Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times. `--set` changes TrainConfig fields
-of every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`.
+of every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`; `--n-genes`,
+`--hvg-flavor` and `--scale` change each preset's panel. Baselines: KMeans-PCA and Leiden on the issue's panel (784
+seurat genes of log data), and KMeans-PCA on the default panel scaled (scanpy's usual seurat_v3 -> scale -> PCA).
 """
 from __future__ import annotations
 
@@ -21,18 +24,26 @@ from sklearn.cluster import KMeans
 
 import scsmd
 from scsmd.atomic import atomic_path
-from scsmd.config import PreprocessConfig, TrainConfig, preset
+from scsmd.config import PreprocessConfig, TrainConfig, preprocess_preset, preset
 from scsmd.io import read_counts
 from scsmd.metrics import score_clusters
 
 LABEL_KEY = "cell_type"
-BASELINE_PANEL = PreprocessConfig(n_genes=784)  # KMeans-PCA and Leiden on the issue's 784 HVGs
+BASELINE_PANEL = PreprocessConfig(n_genes=784, hvg_flavor="seurat", scale=False)  # the issue's 784 HVGs of log data
+SCALED_PANEL = PreprocessConfig()  # scsmd's default panel, for KMeans-PCA on scaled genes
 
 
 def kmeans_pca(logexpr, n_clusters: int, seed: int) -> np.ndarray:
     """KMeans (10 starts) on the top 50 principal components."""
     sc.pp.pca(logexpr, n_comps=min(50, logexpr.n_vars - 1), random_state=seed)
     return KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit_predict(logexpr.obsm["X_pca"])
+
+
+def kmeans_pca_scaled(counts, n_clusters: int, seed: int) -> np.ndarray:
+    """KMeans-PCA on scsmd's default panel with each gene scaled (sc.pp.scale, max 10): the scanpy recipe."""
+    logexpr = scsmd.preprocess(counts, config=SCALED_PANEL, copy=True)
+    sc.pp.scale(logexpr, max_value=SCALED_PANEL.scale_max)
+    return kmeans_pca(logexpr, n_clusters, seed)
 
 
 def leiden_k(logexpr, n_clusters: int, seed: int) -> np.ndarray:
@@ -52,14 +63,14 @@ def leiden_k(logexpr, n_clusters: int, seed: int) -> np.ndarray:
     return best[1]
 
 
-def run_dataset(path: Path, seeds: list[int], configs: dict[str, TrainConfig], panel: PreprocessConfig,
+def run_dataset(path: Path, seeds: list[int], configs: dict[str, tuple[PreprocessConfig, TrainConfig]],
                 baselines: bool) -> dict:
-    """Scores of every method on one data set, per seed; scsmd reads `panel`, the baselines the issue's 784 genes."""
+    """Scores of every method on one data set, per seed; each scsmd run reads its own panel."""
     counts = read_counts(path)
     n_clusters = counts.obs[LABEL_KEY].nunique()
     truth = counts.obs[LABEL_KEY].to_numpy()
     fits = {"kmeans_pca": kmeans_pca, "leiden": leiden_k} if baselines else {}
-    rows: dict[str, list] = {name: [] for name in [*fits, *configs]}
+    rows: dict[str, list] = {name: [] for name in [*fits, *(["kmeans_pca_scaled"] if baselines else []), *configs]}
     for seed in seeds:
         start = time.perf_counter()
         logexpr = scsmd.preprocess(counts, config=BASELINE_PANEL, copy=True)
@@ -68,7 +79,11 @@ def run_dataset(path: Path, seeds: list[int], configs: dict[str, TrainConfig], p
             start = time.perf_counter()
             labels = fit(logexpr, n_clusters, seed)
             rows[method].append({**score_clusters(truth, labels), "seconds": preprocess_s + time.perf_counter() - start})
-        for method, config in configs.items():
+        if baselines:
+            start = time.perf_counter()
+            labels = kmeans_pca_scaled(counts, n_clusters, seed)
+            rows["kmeans_pca_scaled"].append({**score_clusters(truth, labels), "seconds": time.perf_counter() - start})
+        for method, (panel, config) in configs.items():
             adata = counts.copy()
             start = time.perf_counter()
             scsmd.train(adata, n_clusters=n_clusters, preprocess_config=panel,
@@ -110,18 +125,20 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="TrainConfig changes (ablation).")
     parser.add_argument("--no-baselines", action="store_true", help="Skip KMeans-PCA and Leiden.")
     parser.add_argument("--n-genes", type=int, default=PreprocessConfig.n_genes, help="scsmd's panel size (ablation).")
-    parser.add_argument("--hvg-flavor", default=PreprocessConfig.hvg_flavor, help="scsmd's gene ranking (ablation).")
+    parser.add_argument("--hvg-flavor", help="scsmd's gene ranking (ablation; default: each preset's).")
+    parser.add_argument("--scale", action=argparse.BooleanOptionalAction, help="Scale scsmd's panel genes (ablation).")
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality.json"))
     args = parser.parse_args()
     overrides = parse_overrides(args.set)
-    panel = PreprocessConfig(n_genes=args.n_genes, hvg_flavor=args.hvg_flavor)
-    changed = {**overrides, **{k: v for k, v in dataclasses.asdict(panel).items() if v != getattr(PreprocessConfig, k)}}
+    panel_overrides = {"n_genes": args.n_genes, "hvg_flavor": args.hvg_flavor, "scale": args.scale}
+    changed = {**overrides, **{k: v for k, v in panel_overrides.items() if v not in (None, getattr(PreprocessConfig, k))}}
     suffix = "".join(f" {k}={v}" for k, v in changed.items())
-    configs = {f"scsmd_{name}{suffix}": preset(name, **overrides) for name in args.presets}
+    configs = {f"scsmd_{name}{suffix}": (preprocess_preset(name, **panel_overrides), preset(name, **overrides))
+               for name in args.presets}
     paths = sorted(p for p in args.data_dir.glob("*.h5ad") if not args.datasets or p.stem in args.datasets)
     results = {}
     for path in paths:
-        results[path.stem] = run_dataset(path, args.seeds, configs, panel, not args.no_baselines)
+        results[path.stem] = run_dataset(path, args.seeds, configs, not args.no_baselines)
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=1))
     print(summarize(results))

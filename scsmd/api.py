@@ -24,7 +24,7 @@ from scsmd.infer.h5ad_results import H5adResults, results_skeleton
 from scsmd.infer.memory import return_freed_memory
 from scsmd.io import h5ad_shape, iter_row_chunks, read_counts
 from scsmd.metrics import score_clusters
-from scsmd.panel import library_sizes, logexpr_panel, match_panel
+from scsmd.panel import PanelScaling, library_sizes, logexpr_panel, match_panel
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,13 @@ def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig
     adata.var["scsmd_panel"] = True
     adata.uns["scsmd_preprocess"] = {"params": to_dict(config)}
     return adata if copy else None
+
+
+def _scaling_fields(scaling: PanelScaling | None) -> dict[str, Any]:
+    """The manifest's record of the per-gene scaling new cells must get (nothing when the panel is unscaled)."""
+    if scaling is None:
+        return {}
+    return {"gene_mean": scaling.mean.tolist(), "gene_std": scaling.std.tolist()}
 
 
 def _cluster_labels(adata: ad.AnnData, clusters: np.ndarray, n_clusters: int, label_key: str) -> list[dict[str, Any]]:
@@ -183,7 +190,8 @@ def train(
             "scsmd_version": __version__,
             "panel": panel,
             "preprocess": {**to_dict(preprocess_config), "image_side": side, "log1p": True,
-                           "library_size": "all input genes", "n_panel_genes": len(panel), "padded": len(panel) < side**2},
+                           "library_size": "all input genes", "n_panel_genes": len(panel), "padded": len(panel) < side**2,
+                           **_scaling_fields(data.scaling)},
             "model": to_dict(model_config),
             "train": to_dict(train_config),
             "n_clusters": n_clusters,

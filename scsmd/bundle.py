@@ -13,8 +13,9 @@ import numpy as np
 from scsmd.atomic import atomic_dir, atomic_path
 from scsmd.errors import ScsmdError
 from scsmd.infer.label_head import LabelHead
+from scsmd.panel import PanelScaling
 
-FORMAT_VERSION = 2  # 2: encoder_int8.onnx and exports['int8']
+FORMAT_VERSION = 3  # 2: encoder_int8.onnx; 3: a standardized panel (preprocess gene_mean / gene_std), encoder_fp16.onnx
 MANIFEST = "manifest.json"
 WEIGHTS = "model.pt"
 ONNX = "encoder.onnx"
@@ -115,6 +116,15 @@ class Bundle:
     def label_head(self) -> LabelHead | None:
         """The classifier naming cells from their genes and latent, or None when trained without labels."""
         return LabelHead.load(self.path / LABEL_HEAD) if LABEL_HEAD in self.manifest.get("sha256", {}) else None
+
+    @property
+    def scaling(self) -> PanelScaling | None:
+        """The per-gene standardization of the panel, None for an unscaled panel (older bundles, --no-scale)."""
+        preprocess = self.manifest["preprocess"]
+        if "gene_mean" not in preprocess:
+            return None
+        return PanelScaling(np.asarray(preprocess["gene_mean"], dtype=np.float32),
+                            np.asarray(preprocess["gene_std"], dtype=np.float32), float(preprocess["scale_max"]))
 
     @property
     def preprocess(self) -> dict[str, Any]:

@@ -14,15 +14,19 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scsmd import api
-from scsmd.config import EXPORT_FORMATS, EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, preset as train_preset
+from scsmd.config import (EXPORT_FORMATS, EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig,
+                          preprocess_preset, preset as train_preset)
 from scsmd.errors import ScsmdError
 from scsmd.io import read_counts, write_csv, write_h5ad
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="scSMD single-cell clustering: train a model bundle, export it, embed new cells.")
 stderr = Console(stderr=True)
-HVG_FLAVOR_HELP = ("How the panel genes are ranked: seurat (on log data, method.md's UMI choice) or seurat_v3 (on raw "
-                   "counts, method.md's read-count choice; an ablation in bench/README.md).")
+HVG_FLAVOR_HELP = ("How the panel genes are ranked: seurat_v3 (on raw counts; the default) or seurat (on log data, "
+                   "method.md's UMI choice and the reference preset's); default: the preset's.")
+SCALE_HELP = ("Standardize each panel gene (training mean and sd, clipped at 10, as sc.pp.scale) before the network; "
+              "default: the preset's (default: on, reference: off).")
+PRESET_HELP = "default, or reference (the paper's 20+20+20 schedule on seurat genes, unscaled)."
 
 
 @app.callback()
@@ -112,7 +116,7 @@ def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, lab
 def preprocess(
     input: Path = typer.Argument(..., help="Counts: .h5ad, 10x mtx folder, 10x .h5, .csv or .txt (optionally .gz)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output .h5ad: panel genes, log values in X, counts in layers."),
-    hvg_flavor: str = typer.Option("seurat", "--hvg-flavor", help=HVG_FLAVOR_HELP),
+    hvg_flavor: str = typer.Option(PreprocessConfig.hvg_flavor, "--hvg-flavor", help=HVG_FLAVOR_HELP),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the reference's CSV (cells x genes, log values)."),
@@ -139,14 +143,15 @@ def train(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output .h5ad (default NAME_scsmd.h5ad)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed repeats a CPU run exactly."),
-    preset: str = typer.Option("default", "--preset", help="Training schedule: default, or reference (the paper's 20+20+20)."),
+    preset: str = typer.Option("default", "--preset", help=PRESET_HELP),
     pretrain_epochs: Optional[int] = typer.Option(None, "--pretrain-epochs", help="Autoencoder pretraining epochs (preset's)."),
     fuzzy_epochs: Optional[int] = typer.Option(None, "--fuzzy-epochs", help="Fuzzy clustering module epochs (preset's)."),
     cellnet_epochs: Optional[int] = typer.Option(None, "--cellnet-epochs", help="Cellnet module epochs (preset's)."),
     batch_size: int = typer.Option(100, "--batch-size", help="Cells per batch."),
     latent_dim: int = typer.Option(10, "--latent-dim", help="Latent size."),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
-    hvg_flavor: str = typer.Option("seurat", "--hvg-flavor", help=HVG_FLAVOR_HELP),
+    hvg_flavor: Optional[str] = typer.Option(None, "--hvg-flavor", help=HVG_FLAVOR_HELP),
+    scale: Optional[bool] = typer.Option(None, "--scale/--no-scale", help=SCALE_HELP),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
     export: bool = typer.Option(False, "--export", help="Also export the encoder to ONNX and TorchScript."),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle and outputs."),
@@ -154,7 +159,7 @@ def train(
     """Train scSMD on counts, cluster the cells and write a model bundle."""
     train_config = train_preset(preset, batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
                                 fuzzy_epochs=fuzzy_epochs, cellnet_epochs=cellnet_epochs)
-    preprocess_config = PreprocessConfig(n_genes=n_genes, hvg_flavor=hvg_flavor)
+    preprocess_config = preprocess_preset(preset, n_genes=n_genes, hvg_flavor=hvg_flavor, scale=scale)
     model_config = ModelConfig(latent_dim=latent_dim)  # n_clusters is set by api.train
     name = name or input.name.split(".")[0]
     adata = read_counts(input, transpose=transpose)
@@ -168,7 +173,7 @@ def demo(
     models_dir: Path = typer.Option(Path("models"), "--models-dir", help="Folder that holds bundles."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
-    preset: str = typer.Option("default", "--preset", help="Training schedule: default, or reference (the paper's 20+20+20)."),
+    preset: str = typer.Option("default", "--preset", help=PRESET_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing demo bundle and outputs."),
 ) -> None:
     """Train on scanpy's bundled 700-cell PBMC sample (no download), export it, and score it."""
@@ -179,7 +184,7 @@ def demo(
     n_clusters = adata.obs["bulk_labels"].nunique()
     _train_and_write(adata, name="pbmc68k_demo", n_clusters=n_clusters, models_dir=models_dir,
                      label_key="bulk_labels", output=None, force=force, do_export=True,
-                     preprocess_config=PreprocessConfig(), model_config=ModelConfig(n_clusters=n_clusters),
+                     preprocess_config=preprocess_preset(preset), model_config=ModelConfig(n_clusters=n_clusters),
                      train_config=train_config)
 
 

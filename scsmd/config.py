@@ -37,9 +37,12 @@ class PreprocessConfig:
     n_genes: int = 784  # panel size; up to 784 the 28x28 image, up to 1024 the 32x32 one; the rest is zero-padded
     min_cells: int = 3  # drop genes expressed in fewer cells before choosing the panel
     target_sum: float = 1e4  # each cell is scaled to this total before log1p
-    # how the panel is ranked: "seurat" on log data (method.md, UMI counts), "seurat_v3" on raw counts (method.md's
-    # read-count choice; bench/README.md: seed-dependent gains on worm and pbmc, -0.26 ARI on baron: not the default)
-    hvg_flavor: HvgFlavor = "seurat"
+    # how the panel is ranked: "seurat_v3" on raw counts (its genes hold 2-4x more of each cell's counts), or
+    # "seurat" on log data (method.md's UMI choice; the reference preset). Unscaled, seurat_v3's highly expressed
+    # genes dominate (baron -0.26 ARI); standardized, it is the better panel (bench/README.md, ablation rows)
+    hvg_flavor: HvgFlavor = "seurat_v3"
+    scale: bool = True  # standardize each panel gene (training mean and sd) before the image, as sc.pp.scale
+    scale_max: float = 10.0  # clip standardized values to +-this (sc.pp.scale's max_value)
 
     def __post_init__(self) -> None:
         _check(1 <= self.n_genes <= IMAGE_SIDES[-1] ** 2,
@@ -49,6 +52,7 @@ class PreprocessConfig:
         _check(self.target_sum > 0, f"target_sum must be > 0, got {self.target_sum}")
         _check(self.hvg_flavor in ("seurat", "seurat_v3"),
                f"hvg_flavor must be 'seurat' or 'seurat_v3', got {self.hvg_flavor!r}")
+        _check(self.scale_max > 0, f"scale_max must be > 0, got {self.scale_max}")
 
 
 @dataclass(frozen=True)
@@ -123,17 +127,28 @@ class TrainConfig:
         _check(0 < self.novelty_quantile <= 1, f"novelty_quantile must be in (0, 1], got {self.novelty_quantile}")
 
 
-# The published schedule (method.md section 3): 20 + 20 + 20 epochs, MSE-only pretraining at a constant rate.
+# The published schedule (method.md section 3): 20 + 20 + 20 epochs, MSE-only pretraining at a constant rate, on
+# method.md's panel: seurat-ranked genes of log data, unscaled.
 REFERENCE_SCHEDULE = {"pretrain_epochs": 20, "pretrain_schedule": "constant", "pretrain_nb_weight": 0.0,
                       "kmeans_starts": 10, "fuzzy_epochs": 20, "cellnet_epochs": 20}
-PRESETS = {"default": {}, "reference": REFERENCE_SCHEDULE}
+REFERENCE_PANEL = {"hvg_flavor": "seurat", "scale": False}
+PRESETS = {"default": ({}, {}), "reference": (REFERENCE_PANEL, REFERENCE_SCHEDULE)}  # name: (preprocess, train)
+
+
+def _preset_fields(name: str, stage: int, overrides: dict[str, Any]) -> dict[str, Any]:
+    """A preset's fields for one stage with `overrides` on top (None values are ignored)."""
+    _check(name in PRESETS, f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return {**PRESETS[name][stage], **{k: v for k, v in overrides.items() if v is not None}}
 
 
 def preset(name: str, **overrides: Any) -> TrainConfig:
     """A named training schedule with some fields replaced (None values are ignored)."""
-    _check(name in PRESETS, f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    values = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
-    return TrainConfig(**values)
+    return TrainConfig(**_preset_fields(name, 1, overrides))
+
+
+def preprocess_preset(name: str, **overrides: Any) -> PreprocessConfig:
+    """A named preset's panel preprocessing with some fields replaced (None values are ignored)."""
+    return PreprocessConfig(**_preset_fields(name, 0, overrides))
 
 
 EXPORT_FORMATS = ("onnx", "torchscript", "int8", "fp16")

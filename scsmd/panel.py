@@ -70,6 +70,28 @@ def logexpr_panel(counts: sp.spmatrix | np.ndarray, match: PanelMatch, *, target
     return sp.csr_matrix((values, in_panel, sub.indptr), shape=(counts.shape[0], len(match.panel))).toarray()
 
 
+@dataclass(frozen=True)
+class PanelScaling:
+    """Per-gene standardization of the log panel with the training cells' mean and sd (sc.pp.scale, clipped)."""
+
+    mean: np.ndarray  # (n_panel,) float32
+    std: np.ndarray  # (n_panel,) float32, 1 where a gene was constant
+    max_value: float
+
+    @classmethod
+    def fit(cls, logexpr: np.ndarray, max_value: float) -> "PanelScaling":
+        """Mean and sd (ddof 1, as scanpy) of each gene over the training cells."""
+        values = logexpr.astype(np.float64)
+        std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1])
+        return cls(values.mean(axis=0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32), max_value)
+
+    def apply(self, logexpr: np.ndarray, match: PanelMatch) -> np.ndarray:
+        """(x - mean) / sd clipped to +-max_value; a gene missing from the input sits at its training mean (0)."""
+        scaled = np.clip((logexpr - self.mean) / self.std, -self.max_value, self.max_value).astype(np.float32)
+        scaled[:, match.columns < 0] = 0.0
+        return scaled
+
+
 def to_image(logexpr: np.ndarray, side: int = 28) -> np.ndarray:
     """Lay the panel out row by row on a side x side image, zero-padding the tail; (n, 1, side, side) float32."""
     n_cells, n_genes = logexpr.shape

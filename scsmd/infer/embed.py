@@ -109,12 +109,12 @@ def open_encoder(bundle: Bundle, config: EmbedConfig) -> tuple[OnnxEncoder | Tor
 
 
 def _inputs(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMatch, head: LabelHead | None,
-            head_match: PanelMatch | None, preprocess: dict,
+            head_match: PanelMatch | None, bundle: Bundle,
             timer: StageTimer) -> Iterator[tuple[Sequence[str], np.ndarray, np.ndarray | None]]:
     """(cell names, encoder images, the label head's gene logits or None) per chunk, timing reading and normalizing
     apart; this runs on the reader thread, beside the encoder."""
     chunks = iter(chunks)
-    target_sum = preprocess["target_sum"]
+    target_sum, side, scaling = bundle.preprocess["target_sum"], bundle.preprocess["image_side"], bundle.scaling
     while True:
         with timer("read"):
             chunk = next(chunks, None)
@@ -122,7 +122,8 @@ def _inputs(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMat
             return
         names, counts = chunk
         with timer("normalize"):
-            images = to_image(logexpr_panel(counts, match, target_sum=target_sum), preprocess["image_side"])
+            logexpr = logexpr_panel(counts, match, target_sum=target_sum)
+            images = to_image(logexpr if scaling is None else scaling.apply(logexpr, match), side)
             gene_logits = None if head is None else head.gene_logits(logexpr_panel(counts, head_match,
                                                                                    target_sum=target_sum))
         yield names, images, gene_logits
@@ -145,7 +146,7 @@ def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: S
     head = bundle.label_head
     head_match = None if head is None else match_panel(list(var_names), head.genes, min_overlap=config.min_gene_overlap)
     timer = StageTimer(STAGES)
-    inputs = _inputs(chunks, match, head, head_match, bundle.preprocess, timer)
+    inputs = _inputs(chunks, match, head, head_match, bundle, timer)
     for chunk_names, images, gene_logits in prefetch(inputs, PREFETCH_DEPTH):
         with timer("encode"):
             latent = encoder(images)

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from scsmd.config import PreprocessConfig, image_side_for
-from scsmd.panel import library_sizes, logexpr_panel, match_panel, to_image
+from scsmd.panel import PanelScaling, library_sizes, logexpr_panel, match_panel, to_image
 from scsmd.train.trainer import TrainData
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,17 @@ def size_factors(counts: sp.spmatrix) -> np.ndarray:
 
 
 def training_data(counts: ad.AnnData, panel: list[str], config: PreprocessConfig) -> TrainData:
-    """Images of the log-normalized panel, the panel's raw counts and the size factors, as tensors."""
+    """Images of the log-normalized panel (standardized per gene when `config.scale`), the panel's raw counts and
+    the size factors, as tensors, with the scaling the bundle keeps for new cells."""
     match = match_panel(list(counts.var_names), panel)
     logexpr = logexpr_panel(counts.X, match, target_sum=config.target_sum)
+    scaling = PanelScaling.fit(logexpr, config.scale_max) if config.scale else None
+    if scaling is not None:
+        logexpr = scaling.apply(logexpr, match)
     panel_counts = sp.csr_matrix(counts.X)[:, match.columns].toarray().astype(np.float32)
     return TrainData(
         images=torch.from_numpy(to_image(logexpr, image_side_for(len(panel)))),
         counts=torch.from_numpy(panel_counts),
         size_factors=torch.from_numpy(size_factors(counts.X).astype(np.float32)),
+        scaling=scaling,
     )

@@ -12,6 +12,7 @@ from sklearn.cluster import KMeans
 
 from scsmd.config import ModelConfig, TrainConfig
 from scsmd.errors import ScsmdError
+from scsmd.panel import PanelScaling
 from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, nb_nll, pair_targets, pairwise_loss
 from scsmd.train.model import ScSMD
 
@@ -22,11 +23,13 @@ EpochCallback = Callable[[dict], None]
 
 @dataclass
 class TrainData:
-    """Tensors of one training set: images (n, 1, 28, 28), panel counts (n, g), size factors (n,)."""
+    """Tensors of one training set: images (n, 1, 28, 28), panel counts (n, g), size factors (n,), and the per-gene
+    scaling that made the images (None: unscaled log values)."""
 
     images: torch.Tensor
     counts: torch.Tensor
     size_factors: torch.Tensor
+    scaling: PanelScaling | None = None
 
     @property
     def n_cells(self) -> int:

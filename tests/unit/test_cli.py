@@ -58,13 +58,13 @@ def test_preprocess_writes_panel_counts_and_reference_csv(cells):
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
-def test_seurat_v3_flavor_selects_another_panel(counts):
+def test_the_two_flavors_select_different_panels(counts):
     from scsmd.config import PreprocessConfig
     from scsmd.train.preprocess import select_panel
 
-    umi = select_panel(counts, PreprocessConfig(n_genes=200))
-    reads = select_panel(counts, PreprocessConfig(n_genes=200, hvg_flavor="seurat_v3"))
-    assert len(reads) == 200 and reads != umi
+    on_log = select_panel(counts, PreprocessConfig(n_genes=200, hvg_flavor="seurat"))
+    on_counts = select_panel(counts, PreprocessConfig(n_genes=200, hvg_flavor="seurat_v3"))
+    assert len(on_counts) == len(on_log) == 200 and on_counts != on_log
 
 
 def test_embed_refuses_bad_inputs_without_writing(tiny_bundle, tmp_path):

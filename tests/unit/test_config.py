@@ -1,13 +1,15 @@
 import pytest
 
 from scsmd.config import (EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, from_dict,
-                          image_side_for, preset, to_dict)
+                          image_side_for, preprocess_preset, preset, to_dict)
 from scsmd.errors import ScsmdError
 
 
 @pytest.mark.parametrize("make", [
     lambda: PreprocessConfig(n_genes=1025),
     lambda: PreprocessConfig(hvg_flavor="cell_ranger"),
+    lambda: PreprocessConfig(scale_max=0),
+    lambda: preprocess_preset("fastest"),
     lambda: ModelConfig(n_clusters=1),
     lambda: ModelConfig(dilations=()),
     lambda: TrainConfig(fuzzifier=1.0),
@@ -33,17 +35,20 @@ def test_round_trip_through_dict():
 
 
 def test_published_defaults():
-    train, model, prep = preset("reference"), ModelConfig(), PreprocessConfig()
+    train, model, prep = preset("reference"), ModelConfig(), preprocess_preset("reference")
     assert (prep.n_genes, model.latent_dim, train.batch_size, train.fuzzifier) == (784, 10, 100, 1.5)
     assert (train.fuzzy_lr, train.head_lr, train.similar_above, train.dissimilar_below) == (1e-6, 1e-3, 0.8, 0.2)
     assert (train.pretrain_epochs, train.fuzzy_epochs, train.cellnet_epochs) == (20, 20, 20)
     assert (train.pretrain_schedule, train.pretrain_nb_weight) == ("constant", 0.0)
+    assert (prep.hvg_flavor, prep.scale) == ("seurat", False)  # method.md: seurat genes of log data, unscaled
 
 
 def test_presets_and_overrides():
     assert preset("default") == TrainConfig()
     tuned = preset("reference", seed=3, pretrain_epochs=None)
     assert tuned.seed == 3 and tuned.pretrain_epochs == 20
+    assert preprocess_preset("default") == PreprocessConfig()
+    assert preprocess_preset("reference", scale=True, hvg_flavor=None) == PreprocessConfig(hvg_flavor="seurat")
 
 
 def test_panel_size_chooses_the_image():

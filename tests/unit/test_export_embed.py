@@ -94,6 +94,25 @@ def test_training_cells_reproduce_training_latent(tiny_bundle, backend):
     assert ((out.obs["scsmd_label_confidence"] > 0) & (out.obs["scsmd_label_confidence"] <= 1)).all()
 
 
+@pytest.mark.parametrize("scale", [True, False])
+def test_new_cells_get_the_training_scaling(tmp_path, scale):
+    from conftest import synthetic_counts
+
+    from scsmd.config import PreprocessConfig, TrainConfig
+
+    adata = synthetic_counts(seed=1)
+    folder = tmp_path / "bundle"
+    scsmd.train(adata, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(n_genes=300, scale=scale),
+                train_config=TrainConfig(batch_size=60, pretrain_epochs=1))
+    bundle = Bundle.load(folder)
+    assert (bundle.scaling is not None) == scale
+    if scale:
+        assert bundle.scaling.mean.shape == bundle.scaling.std.shape == (300,) and (bundle.scaling.std > 0).all()
+    scsmd.export(folder, config=ExportConfig(formats=("onnx",)))
+    out = scsmd.embed(adata, model=folder, config=EmbedConfig(precision="fp32"), copy=True)
+    assert np.abs(out.obsm["X_scsmd"] - adata.obsm["X_scsmd"]).max() < 1e-4
+
+
 def test_copy_and_key_added_semantics(tiny_bundle):
     folder, trained = tiny_bundle
     adata = trained.copy()

@@ -3,7 +3,7 @@ import pytest
 import scipy.sparse as sp
 
 from scsmd.errors import ScsmdError
-from scsmd.panel import logexpr_panel, match_panel, to_image
+from scsmd.panel import PanelScaling, logexpr_panel, match_panel, to_image
 
 
 def test_genes_matched_by_name_not_position():
@@ -48,3 +48,19 @@ def test_sparse_and_dense_inputs_give_the_dense_formula():
     expected[:, [0, 2, 3, 4]] = np.log1p(dense[:, [7, 0, 39, 12]] * scale[:, None])
     np.testing.assert_array_equal(logexpr_panel(dense, match), expected)
     np.testing.assert_array_equal(logexpr_panel(sp.csr_matrix(dense), match), expected)
+
+
+def test_scaling_standardizes_clips_and_centres_missing_genes():
+    rng = np.random.default_rng(0)
+    training = rng.gamma(2.0, 1.0, size=(500, 4)).astype(np.float32)
+    training[:, 2] = 3.0  # a constant gene: sd 1, so it scales to 0 rather than dividing by zero
+    training[0, 3] = 1000.0  # an outlier beyond max_value sds
+    scaling = PanelScaling.fit(training, max_value=5.0)
+    full = match_panel(["a", "b", "c", "d"], ["a", "b", "c", "d"])
+    scaled = scaling.apply(training, full)
+    np.testing.assert_allclose(scaled[:, :2].mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(scaled[:, :2].std(axis=0, ddof=1), 1.0, atol=1e-4)
+    assert np.all(scaled[:, 2] == 0) and scaled[0, 3] == 5.0 and scaled.min() >= -5.0
+    partial = match_panel(["a", "c", "d"], ["a", "b", "c", "d"])  # "b" missing in new cells: at its training mean
+    new = logexpr_panel(sp.csr_matrix(rng.poisson(2.0, size=(3, 3)).astype(np.float32)), partial, target_sum=10)
+    assert np.all(scaling.apply(new, partial)[:, 1] == 0) and np.any(scaling.apply(new, partial)[:, 0] != 0)
