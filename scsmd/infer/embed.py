@@ -96,8 +96,8 @@ def open_encoder(bundle: Bundle, config: EmbedConfig) -> tuple[OnnxEncoder | Tor
             raise _reduced_missing(bundle, config.precision)
         encoder = OnnxEncoder(bundle.file(name), config.provider, config.n_threads)
         if encoder.provider != device:
-            log.warning("%s is made for a %s; on the %s here it is slower than fp32 (--precision auto picks for you)",
-                        config.precision, device.upper(), encoder.provider.upper())
+            log.warning("%s is made for %s; on the %s here it is no faster than fp32 (--precision auto picks per device)",
+                        config.precision, "a GPU" if device == "cuda" else "a CPU", encoder.provider.upper())
         return encoder, config.precision
     if config.precision == "auto":
         for precision, (name, device) in REDUCED.items():
