@@ -47,7 +47,8 @@ def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig
     adata
         Raw counts in ``X``, cells x genes.
     config
-        Panel size, gene filter, target sum, UMI or read counts.
+        Panel size, gene filter, target sum, gene ranking (`scale` does not apply here: X stays log-normalized, as
+        scanpy keeps it before `sc.pp.scale`; training scales the panel itself).
     copy
         Return a modified copy instead of changing ``adata``.
 

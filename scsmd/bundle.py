@@ -128,7 +128,7 @@ class Bundle:
 
     @property
     def preprocess(self) -> dict[str, Any]:
-        """The preprocessing parameters (target sum, image side, counts kind)."""
+        """The preprocessing parameters (target sum, image side, gene ranking, scaling)."""
         return dict(self.manifest["preprocess"])
 
     def file(self, name: str) -> Path:
