@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.cluster import KMeans
+from sklearn.neighbors import NearestNeighbors
 
 from scsmd.config import ModelConfig, TrainConfig
 from scsmd.errors import ScsmdError
@@ -205,13 +207,33 @@ def cellnet_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config
     return centroids
 
 
+def smoothed_latent(latent: np.ndarray, n_neighbors: int, steps: int) -> np.ndarray:
+    """Each cell's latent averaged over its `n_neighbors` nearest cells (itself included), `steps` times: denser groups
+    for KMeans to find (0 neighbours or steps: the latent as it is)."""
+    n_neighbors = min(n_neighbors, len(latent))
+    if n_neighbors <= 1 or steps == 0:
+        return latent
+    neighbors = NearestNeighbors(n_neighbors=n_neighbors).fit(latent).kneighbors(latent, return_distance=False)
+    average = sp.csr_matrix((np.full(neighbors.size, 1.0 / n_neighbors), neighbors.ravel(),
+                             np.arange(0, neighbors.size + 1, n_neighbors)), shape=(len(latent), len(latent)))
+    for _ in range(steps):
+        latent = average @ latent
+    return latent
+
+
+def cluster_means(latent: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Each cluster's mean latent; a cluster without cells keeps its row of `fallback`."""
+    means = fallback.copy()
+    for k in np.unique(labels):
+        means[k] = latent[labels == k].mean(axis=0)
+    return means
+
+
 def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.ndarray, seed: int
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Centroids in which the head's clusters live: its cluster means refined by Lloyd steps, so nearest-centroid
     assignment reproduces the labels exactly; empty head clusters start from the fuzzy centroids."""
-    init = fallback.copy()
-    for k in np.unique(head_labels):
-        init[k] = latent[head_labels == k].mean(axis=0)
+    init = cluster_means(latent, head_labels, fallback)
     kmeans = KMeans(n_clusters=len(init), init=init, n_init=1, random_state=seed).fit(latent.astype(np.float64))
     centroids = kmeans.cluster_centers_
     labels = ((latent[:, None, :] - centroids[None]) ** 2).sum(-1).argmin(axis=1)
@@ -233,9 +255,12 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
         return _Stage(name, n_epochs, data.n_cells, history, on_epoch)
 
     pretrain(model, data, config, generator, stage("pretrain", config.pretrain_epochs))
-    latent = encode(model, data.images)
-    kmeans = KMeans(n_clusters=model_config.n_clusters, n_init=config.kmeans_starts, random_state=config.seed)
-    centroids = torch.as_tensor(kmeans.fit(latent.cpu().numpy()).cluster_centers_, dtype=torch.float32, device=device)
+    latent = encode(model, data.images).cpu().numpy()
+    clustered = smoothed_latent(latent, config.smoothing_neighbors, config.smoothing_steps)
+    kmeans = KMeans(n_clusters=model_config.n_clusters, n_init=config.kmeans_starts, random_state=config.seed).fit(clustered)
+    centroids = kmeans.cluster_centers_ if clustered is latent else \
+        cluster_means(latent, kmeans.labels_, kmeans.cluster_centers_)  # raw-latent means: what new cells are matched to
+    centroids = torch.as_tensor(centroids, dtype=torch.float32, device=device)
     centroids = fuzzy_stage(model, data, centroids, config, generator, stage("fuzzy", config.fuzzy_epochs))
     centroids = cellnet_stage(model, data, centroids, config, generator, stage("cellnet", config.cellnet_epochs))
 

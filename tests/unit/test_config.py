@@ -18,6 +18,7 @@ from scsmd.errors import ScsmdError
     lambda: TrainConfig(similar_above=0.1, dissimilar_below=0.2),
     lambda: TrainConfig(pretrain_schedule="step"),
     lambda: TrainConfig(kmeans_starts=0),
+    lambda: TrainConfig(smoothing_neighbors=-1),
     lambda: preset("fastest"),
     lambda: ExportConfig(formats=("tflite",)),
     lambda: EmbedConfig(min_gene_overlap=1.5),

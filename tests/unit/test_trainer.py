@@ -8,7 +8,7 @@ import scsmd
 from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, preset
 from scsmd.errors import ScsmdError
 from scsmd.train.preprocess import select_panel, training_data
-from scsmd.train.trainer import train_model
+from scsmd.train.trainer import smoothed_latent, train_model
 
 FAST = preset("reference", batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cellnet_epochs=1)
 
@@ -67,3 +67,15 @@ def test_final_clusters_are_nearest_centroid(counts):
 def test_bad_training_requests(counts, kwargs, message):
     with pytest.raises(ScsmdError, match=message):
         scsmd.train(counts, **kwargs)
+
+
+def test_smoothing_averages_neighbours_and_keeps_raw_centroids(counts):
+    latent = np.array([[0.0], [1.0], [10.0], [11.0]])
+    np.testing.assert_allclose(smoothed_latent(latent, 2, 1), [[0.5], [0.5], [10.5], [10.5]])
+    assert smoothed_latent(latent, 0, 3) is latent and smoothed_latent(latent, 2, 0) is latent
+    data = training_data(counts, select_panel(counts, PreprocessConfig()), PreprocessConfig())
+    result = train_model(data, ModelConfig(n_clusters=3),
+                         TrainConfig(batch_size=60, pretrain_epochs=2, smoothing_neighbors=10, smoothing_steps=3))
+    d = ((result.latent[:, None, :] - result.centroids[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(d.argmin(1), result.labels)  # centroids live in the raw latent, as embed needs
+    assert len(np.unique(result.labels)) == 3
