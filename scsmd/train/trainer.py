@@ -229,13 +229,16 @@ def cluster_means(latent: np.ndarray, labels: np.ndarray, fallback: np.ndarray) 
     return means
 
 
-def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.ndarray, seed: int
+def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.ndarray, seed: int, refine: bool = True
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Centroids in which the head's clusters live: its cluster means refined by Lloyd steps, so nearest-centroid
-    assignment reproduces the labels exactly; empty head clusters start from the fuzzy centroids."""
-    init = cluster_means(latent, head_labels, fallback)
-    kmeans = KMeans(n_clusters=len(init), init=init, n_init=1, random_state=seed).fit(latent.astype(np.float64))
-    centroids = kmeans.cluster_centers_
+    """Centroids in which the head's clusters live, and labels that nearest-centroid assignment reproduces exactly:
+    the head's cluster means, refined by Lloyd steps unless `refine` is off (clusters found on the smoothed latent,
+    which Lloyd steps on the raw latent would pull back towards the raw KMeans partition); empty head clusters keep
+    `fallback`."""
+    centroids = cluster_means(latent, head_labels, fallback)
+    if refine:
+        kmeans = KMeans(n_clusters=len(centroids), init=centroids, n_init=1, random_state=seed)
+        centroids = kmeans.fit(latent.astype(np.float64)).cluster_centers_
     labels = ((latent[:, None, :] - centroids[None]) ** 2).sum(-1).argmin(axis=1)
     return labels, centroids
 
@@ -258,8 +261,9 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
     latent = encode(model, data.images).cpu().numpy()
     clustered = smoothed_latent(latent, config.smoothing_neighbors, config.smoothing_steps)
     kmeans = KMeans(n_clusters=model_config.n_clusters, n_init=config.kmeans_starts, random_state=config.seed).fit(clustered)
-    centroids = kmeans.cluster_centers_ if clustered is latent else \
-        cluster_means(latent, kmeans.labels_, kmeans.cluster_centers_)  # raw-latent means: what new cells are matched to
+    smoothed = clustered is not latent
+    centroids = cluster_means(latent, kmeans.labels_, kmeans.cluster_centers_) if smoothed else \
+        kmeans.cluster_centers_  # smoothed: raw-latent means, what new cells are matched to
     centroids = torch.as_tensor(centroids, dtype=torch.float32, device=device)
     centroids = fuzzy_stage(model, data, centroids, config, generator, stage("fuzzy", config.fuzzy_epochs))
     centroids = cellnet_stage(model, data, centroids, config, generator, stage("cellnet", config.cellnet_epochs))
@@ -271,7 +275,8 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
             fuzzy_memberships(latent, centroids, config.fuzzifier)  # an untrained head has no clusters
         head_labels = probs.argmax(dim=1).cpu().numpy()
     latent_np = latent.cpu().numpy()
-    labels, final_centroids = final_clusters(latent_np, head_labels, centroids.cpu().numpy().astype(np.float64), config.seed)
+    labels, final_centroids = final_clusters(latent_np, head_labels, centroids.cpu().numpy().astype(np.float64),
+                                             config.seed, refine=not smoothed)
     agreement = float((labels == head_labels).mean())
     log.info("final clusters: nearest-centroid agrees with the Cellnet head on %.1f%% of cells", 100 * agreement)
     return TrainResult(model.cpu(), latent_np, labels, final_centroids, agreement, str(device), history)

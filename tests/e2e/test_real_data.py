@@ -16,7 +16,7 @@ from scsmd.io import read_counts
 pytestmark = pytest.mark.slow
 
 EPOCHS = 6  # a short default-preset run (cosine schedule over 6 epochs)
-ARI_FLOOR = 0.4  # chance is 0; this 6-epoch run scored 0.65 here, the full 30-epoch default 0.89 (bench/README.md)
+ARI_FLOOR = 0.4  # chance is 0; this 6-epoch run scored 0.66 here, the full 30-epoch default 0.90 (bench/README.md)
 
 
 def scsmd(*args, cwd):

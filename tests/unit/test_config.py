@@ -40,7 +40,7 @@ def test_published_defaults():
     assert (prep.n_genes, model.latent_dim, train.batch_size, train.fuzzifier) == (784, 10, 100, 1.5)
     assert (train.fuzzy_lr, train.head_lr, train.similar_above, train.dissimilar_below) == (1e-6, 1e-3, 0.8, 0.2)
     assert (train.pretrain_epochs, train.fuzzy_epochs, train.cellnet_epochs) == (20, 20, 20)
-    assert (train.pretrain_schedule, train.pretrain_nb_weight) == ("constant", 0.0)
+    assert (train.pretrain_schedule, train.pretrain_nb_weight, train.smoothing_neighbors) == ("constant", 0.0, 0)
     assert (prep.hvg_flavor, prep.scale) == ("seurat", False)  # method.md: seurat genes of log data, unscaled
 
 

@@ -8,7 +8,7 @@ import scsmd
 from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, preset
 from scsmd.errors import ScsmdError
 from scsmd.train.preprocess import select_panel, training_data
-from scsmd.train.trainer import smoothed_latent, train_model
+from scsmd.train.trainer import final_clusters, smoothed_latent, train_model
 
 FAST = preset("reference", batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cellnet_epochs=1)
 
@@ -75,7 +75,18 @@ def test_smoothing_averages_neighbours_and_keeps_raw_centroids(counts):
     assert smoothed_latent(latent, 0, 3) is latent and smoothed_latent(latent, 2, 0) is latent
     data = training_data(counts, select_panel(counts, PreprocessConfig()), PreprocessConfig())
     result = train_model(data, ModelConfig(n_clusters=3),
-                         TrainConfig(batch_size=60, pretrain_epochs=2, smoothing_neighbors=10, smoothing_steps=3))
+                         TrainConfig(batch_size=60, pretrain_epochs=2))  # the default smooths: 10 neighbours, 3 steps
     d = ((result.latent[:, None, :] - result.centroids[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(d.argmin(1), result.labels)  # centroids live in the raw latent, as embed needs
     assert len(np.unique(result.labels)) == 3
+
+
+def test_final_clusters_refines_only_when_asked():
+    latent = np.array([[0.0], [1.0], [2.0], [3.0], [10.0]])
+    head = np.array([0, 0, 0, 1, 1])
+    labels, centroids = final_clusters(latent, head, np.zeros((2, 1)), seed=0, refine=False)
+    np.testing.assert_allclose(centroids, [[1.0], [6.5]])  # the head's cluster means, kept as they are
+    np.testing.assert_array_equal(labels, [0, 0, 0, 0, 1])  # and the labels they give by nearest centroid
+    labels, centroids = final_clusters(latent, head, np.zeros((2, 1)), seed=0, refine=True)
+    np.testing.assert_allclose(centroids, [[1.5], [10.0]])  # Lloyd's fixed point
+    np.testing.assert_array_equal(labels, [0, 0, 0, 0, 1])
