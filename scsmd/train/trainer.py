@@ -262,8 +262,8 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
     clustered = smoothed_latent(latent, config.smoothing_neighbors, config.smoothing_steps)
     kmeans = KMeans(n_clusters=model_config.n_clusters, n_init=config.kmeans_starts, random_state=config.seed).fit(clustered)
     smoothed = clustered is not latent
-    centroids = cluster_means(latent, kmeans.labels_, kmeans.cluster_centers_) if smoothed else \
-        kmeans.cluster_centers_  # smoothed: raw-latent means, what new cells are matched to
+    # smoothed: the clusters' means on the raw latent, the space new cells are embedded in
+    centroids = cluster_means(latent, kmeans.labels_, kmeans.cluster_centers_) if smoothed else kmeans.cluster_centers_
     centroids = torch.as_tensor(centroids, dtype=torch.float32, device=device)
     centroids = fuzzy_stage(model, data, centroids, config, generator, stage("fuzzy", config.fuzzy_epochs))
     centroids = cellnet_stage(model, data, centroids, config, generator, stage("cellnet", config.cellnet_epochs))
