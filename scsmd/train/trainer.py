@@ -260,7 +260,8 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
     pretrain(model, data, config, generator, stage("pretrain", config.pretrain_epochs))
     latent = encode(model, data.images).cpu().numpy()
     clustered = smoothed_latent(latent, config.smoothing_neighbors, config.smoothing_steps)
-    kmeans = KMeans(n_clusters=model_config.n_clusters, n_init=config.kmeans_starts, random_state=config.seed).fit(clustered)
+    kmeans = KMeans(n_clusters=model_config.n_clusters, n_init=config.kmeans_starts, random_state=config.seed)
+    kmeans.fit(clustered)
     smoothed = clustered is not latent
     # smoothed: the clusters' means on the raw latent, the space new cells are embedded in
     centroids = cluster_means(latent, kmeans.labels_, kmeans.cluster_centers_) if smoothed else kmeans.cluster_centers_
