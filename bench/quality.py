@@ -26,6 +26,7 @@ from sklearn.cluster import KMeans
 import scsmd
 from scsmd.atomic import atomic_path
 from scsmd.config import PreprocessConfig, TrainConfig, preprocess_preset, preset
+from scsmd.infer.assign import squared_distances
 from scsmd.io import read_counts
 from scsmd.metrics import score_clusters
 
@@ -101,7 +102,7 @@ def type_means_ari(latent: np.ndarray, truth: np.ndarray) -> float:
     KMeans finds (labels diagnose here; training never sees them)."""
     types = np.unique(truth)
     means = np.stack([latent[truth == t].mean(axis=0) for t in types])
-    return score_clusters(truth, types[((latent[:, None, :] - means[None]) ** 2).sum(-1).argmin(axis=1)])["ari"]
+    return score_clusters(truth, types[squared_distances(latent, means).argmin(axis=1)])["ari"]
 
 
 def parse_overrides(pairs: list[str]) -> dict:
