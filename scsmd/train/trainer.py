@@ -14,6 +14,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from scsmd.config import ModelConfig, TrainConfig
 from scsmd.errors import ScsmdError
+from scsmd.infer.assign import squared_distances
 from scsmd.panel import PanelScaling
 from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, nb_nll, pair_targets, pairwise_loss
 from scsmd.train.model import ScSMD
@@ -239,7 +240,7 @@ def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.nda
     if refine:
         kmeans = KMeans(n_clusters=len(centroids), init=centroids, n_init=1, random_state=seed)
         centroids = kmeans.fit(latent.astype(np.float64)).cluster_centers_
-    labels = ((latent[:, None, :] - centroids[None]) ** 2).sum(-1).argmin(axis=1)
+    labels = squared_distances(latent, centroids).argmin(axis=1)  # as embed assigns new cells
     return labels, centroids
 
 
