@@ -274,5 +274,5 @@ def main() -> None:
     try:
         app()
     except ScsmdError as exc:
-        stderr.print(f"error: {exc}", markup=False, highlight=False)
+        stderr.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)  # one line at any width
         sys.exit(2)
