@@ -15,12 +15,11 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 import scsmd
 from scsmd.atomic import atomic_path
-from scsmd.config import ExportConfig, preprocess_preset, preset
+from scsmd.config import ExportConfig, model_preset, preprocess_preset, preset
 from scsmd.io import read_counts
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -32,7 +31,8 @@ def leave_one_out(reference, query, cell_type: str, preset_name: str, folder: Pa
     """Train on `reference` without `cell_type` (K = remaining types, with a label head), embed `query`, score."""
     known = reference[(reference.obs[LABEL_KEY] != cell_type).to_numpy()].copy()
     scsmd.train(known, n_clusters=known.obs[LABEL_KEY].nunique(), bundle_dir=folder, label_key=LABEL_KEY,
-                preprocess_config=preprocess_preset(preset_name), train_config=preset(preset_name), overwrite=True)
+                preprocess_config=preprocess_preset(preset_name), model_config=model_preset(preset_name),
+                train_config=preset(preset_name), overwrite=True)
     scsmd.export(folder, config=ExportConfig(formats=("onnx",)))
     out = scsmd.embed(query, model=folder, copy=True)
     bundle = scsmd.load_model(folder)

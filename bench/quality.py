@@ -2,14 +2,15 @@
 
     python bench/quality.py [--data-dir ../shared/data] [--seeds 0 1 2] [--presets default reference]
                             [--set FIELD=VALUE ...] [--n-genes N] [--hvg-flavor F] [--scale | --no-scale]
-                            [--no-baselines]
+                            [--latent-dim D] [--no-baselines]
                             [--out bench/results/quality.json]
 
 Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times; for scsmd also the ARI of the
 latent's nearest true-type means (what a partition of that latent could reach). `--set` changes TrainConfig fields
 of every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`; `--n-genes`,
-`--hvg-flavor` and `--scale` change each preset's panel. Baselines: KMeans-PCA and Leiden on the issue's panel (784
-seurat genes of log data), and KMeans-PCA on the default panel scaled (scanpy's usual seurat_v3 -> scale -> PCA).
+`--hvg-flavor` and `--scale` change each preset's panel, `--latent-dim` its network. Baselines: KMeans-PCA and
+Leiden on the issue's panel (784 seurat genes of log data), and KMeans-PCA on the default panel scaled (scanpy's
+usual seurat_v3 -> scale -> PCA).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from sklearn.cluster import KMeans
 
 import scsmd
 from scsmd.atomic import atomic_path
-from scsmd.config import PreprocessConfig, TrainConfig, preprocess_preset, preset
+from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, model_preset, preprocess_preset, preset
 from scsmd.infer.assign import squared_distances
 from scsmd.io import read_counts
 from scsmd.metrics import score_clusters
@@ -65,8 +66,8 @@ def leiden_k(logexpr, n_clusters: int, seed: int) -> np.ndarray:
     return best[1]
 
 
-def run_dataset(path: Path, seeds: list[int], configs: dict[str, tuple[PreprocessConfig, TrainConfig]],
-                baselines: bool) -> dict:
+def run_dataset(path: Path, seeds: list[int],
+                configs: dict[str, tuple[PreprocessConfig, ModelConfig, TrainConfig]], baselines: bool) -> dict:
     """Scores of every method on one data set, per seed; each scsmd run reads its own panel."""
     counts = read_counts(path)
     n_clusters = counts.obs[LABEL_KEY].nunique()
@@ -85,10 +86,10 @@ def run_dataset(path: Path, seeds: list[int], configs: dict[str, tuple[Preproces
             start = time.perf_counter()
             labels = kmeans_pca_scaled(counts, n_clusters, seed)
             rows["kmeans_pca_scaled"].append({**score_clusters(truth, labels), "seconds": time.perf_counter() - start})
-        for method, (panel, config) in configs.items():
+        for method, (panel, model_config, config) in configs.items():
             adata = counts.copy()
             start = time.perf_counter()
-            scsmd.train(adata, n_clusters=n_clusters, preprocess_config=panel,
+            scsmd.train(adata, n_clusters=n_clusters, preprocess_config=panel, model_config=model_config,
                         train_config=dataclasses.replace(config, seed=seed))
             seconds = time.perf_counter() - start
             rows[method].append({**scsmd.evaluate(adata, label_key=LABEL_KEY), "seconds": seconds,
@@ -142,13 +143,17 @@ def main() -> None:
     parser.add_argument("--n-genes", type=int, default=PreprocessConfig.n_genes, help="scsmd's panel size (ablation).")
     parser.add_argument("--hvg-flavor", help="scsmd's gene ranking (ablation; default: each preset's).")
     parser.add_argument("--scale", action=argparse.BooleanOptionalAction, help="Scale scsmd's panel genes (ablation).")
+    parser.add_argument("--latent-dim", type=int, help="scsmd's latent size (ablation; default: each preset's).")
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality.json"))
     args = parser.parse_args()
     overrides = parse_overrides(args.set)
     panel_overrides = {"n_genes": args.n_genes, "hvg_flavor": args.hvg_flavor, "scale": args.scale}
     changed = {**overrides, **{k: v for k, v in panel_overrides.items() if v not in (None, getattr(PreprocessConfig, k))}}
+    if args.latent_dim is not None:
+        changed["latent_dim"] = args.latent_dim
     suffix = "".join(f" {k}={v}" for k, v in changed.items())
-    configs = {f"scsmd_{name}{suffix}": (preprocess_preset(name, **panel_overrides), preset(name, **overrides))
+    configs = {f"scsmd_{name}{suffix}": (preprocess_preset(name, **panel_overrides),
+                                         model_preset(name, latent_dim=args.latent_dim), preset(name, **overrides))
                for name in args.presets}
     paths = sorted(p for p in args.data_dir.glob("*.h5ad") if not args.datasets or p.stem in args.datasets)
     results = {}

@@ -20,7 +20,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 import scsmd
 from scsmd.atomic import atomic_path
-from scsmd.config import PreprocessConfig, TrainConfig, preprocess_preset, preset
+from scsmd.config import model_preset, preprocess_preset, preset
 from scsmd.io import read_counts
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "baron_mouse_1886.h5ad"
@@ -56,11 +56,12 @@ def baselines(reference, query) -> dict[str, np.ndarray]:
             "ingest": ingest_query.obs[LABEL_KEY].astype(str).to_numpy()}
 
 
-def scsmd_labels(reference, query, panel: PreprocessConfig, train_config: TrainConfig, folder: Path) -> np.ndarray:
-    """Train on the reference with the label key, embed the query, read scsmd_label."""
+def scsmd_labels(reference, query, preset_name: str, folder: Path) -> np.ndarray:
+    """Train a preset on the reference with the label key, embed the query, read scsmd_label."""
     n_clusters = reference.obs[LABEL_KEY].nunique()
-    scsmd.train(reference, n_clusters=n_clusters, bundle_dir=folder, label_key=LABEL_KEY, preprocess_config=panel,
-                train_config=train_config, overwrite=True)
+    scsmd.train(reference, n_clusters=n_clusters, bundle_dir=folder, label_key=LABEL_KEY,
+                preprocess_config=preprocess_preset(preset_name), model_config=model_preset(preset_name),
+                train_config=preset(preset_name), overwrite=True)
     scsmd.export(folder, config=scsmd.config.ExportConfig(formats=("onnx",)))
     out = scsmd.embed(query, model=folder, copy=True)
     return out.obs["scsmd_label"].astype(str).to_numpy()
@@ -72,7 +73,6 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/scsmd_transfer"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/transfer.json"))
     args = parser.parse_args()
-    panel, config = preprocess_preset(args.preset), preset(args.preset)
     adata = read_counts(DATA)
     results = {}
     for ref_donor, query_donor in (("mouse2", "mouse1"), ("mouse1", "mouse2")):
@@ -80,7 +80,7 @@ def main() -> None:
         query = adata[adata.obs["batch"] == query_donor].copy()
         truth = query.obs[LABEL_KEY].astype(str).to_numpy()
         start = time.perf_counter()
-        predictions = {"scsmd": scsmd_labels(reference, query, panel, config, args.work / ref_donor)}
+        predictions = {"scsmd": scsmd_labels(reference, query, args.preset, args.work / ref_donor)}
         seconds = {"scsmd": time.perf_counter() - start}
         predictions.update(baselines(reference, query))
         split = f"{ref_donor} -> {query_donor}"

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from scsmd import api
 from scsmd.config import (EXPORT_FORMATS, EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig,
-                          preprocess_preset, preset as train_preset)
+                          model_preset, preprocess_preset, preset as train_preset)
 from scsmd.errors import ScsmdError
 from scsmd.io import read_counts, write_csv, write_h5ad
 
@@ -26,7 +26,7 @@ HVG_FLAVOR_HELP = ("How the panel genes are ranked: seurat_v3 (on raw counts; th
                    "method.md's UMI choice and the reference preset's); default: the preset's.")
 SCALE_HELP = ("Standardize each panel gene (training mean and sd, clipped at 10, as sc.pp.scale) before the network; "
               "default: the preset's (default: on, reference: off).")
-PRESET_HELP = "default, or reference (the paper's 20+20+20 schedule on seurat genes, unscaled)."
+PRESET_HELP = "default, or reference (the paper's 20+20+20 schedule, latent 10, on seurat genes, unscaled)."
 
 
 @app.callback()
@@ -148,7 +148,7 @@ def train(
     fuzzy_epochs: Optional[int] = typer.Option(None, "--fuzzy-epochs", help="Fuzzy clustering module epochs (preset's)."),
     cellnet_epochs: Optional[int] = typer.Option(None, "--cellnet-epochs", help="Cellnet module epochs (preset's)."),
     batch_size: int = typer.Option(100, "--batch-size", help="Cells per batch."),
-    latent_dim: int = typer.Option(10, "--latent-dim", help="Latent size."),
+    latent_dim: Optional[int] = typer.Option(None, "--latent-dim", help="Latent size (preset's: 20, reference 10)."),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
     hvg_flavor: Optional[str] = typer.Option(None, "--hvg-flavor", help=HVG_FLAVOR_HELP),
     scale: Optional[bool] = typer.Option(None, "--scale/--no-scale", help=SCALE_HELP),
@@ -160,7 +160,7 @@ def train(
     train_config = train_preset(preset, batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
                                 fuzzy_epochs=fuzzy_epochs, cellnet_epochs=cellnet_epochs)
     preprocess_config = preprocess_preset(preset, n_genes=n_genes, hvg_flavor=hvg_flavor, scale=scale)
-    model_config = ModelConfig(latent_dim=latent_dim)  # n_clusters is set by api.train
+    model_config = model_preset(preset, latent_dim=latent_dim)  # n_clusters is set by api.train
     name = name or input.name.split(".")[0]
     adata = read_counts(input, transpose=transpose)
     _train_and_write(adata, name=name, n_clusters=n_clusters, models_dir=models_dir, label_key=label_key,
@@ -184,7 +184,7 @@ def demo(
     n_clusters = adata.obs["bulk_labels"].nunique()
     _train_and_write(adata, name="pbmc68k_demo", n_clusters=n_clusters, models_dir=models_dir,
                      label_key="bulk_labels", output=None, force=force, do_export=True,
-                     preprocess_config=preprocess_preset(preset), model_config=ModelConfig(n_clusters=n_clusters),
+                     preprocess_config=preprocess_preset(preset), model_config=model_preset(preset, n_clusters=n_clusters),
                      train_config=train_config)
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from scsmd.config import (EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, from_dict,
-                          image_side_for, preprocess_preset, preset, to_dict)
+                          image_side_for, model_preset, preprocess_preset, preset, to_dict)
 from scsmd.errors import ScsmdError
 
 
@@ -36,7 +36,7 @@ def test_round_trip_through_dict():
 
 
 def test_published_defaults():
-    train, model, prep = preset("reference"), ModelConfig(), preprocess_preset("reference")
+    train, model, prep = preset("reference"), model_preset("reference"), preprocess_preset("reference")
     assert (prep.n_genes, model.latent_dim, train.batch_size, train.fuzzifier) == (784, 10, 100, 1.5)
     assert (train.fuzzy_lr, train.head_lr, train.similar_above, train.dissimilar_below) == (1e-6, 1e-3, 0.8, 0.2)
     assert (train.pretrain_epochs, train.fuzzy_epochs, train.cellnet_epochs) == (20, 20, 20)
@@ -50,6 +50,8 @@ def test_presets_and_overrides():
     assert tuned.seed == 3 and tuned.pretrain_epochs == 20
     assert preprocess_preset("default") == PreprocessConfig()
     assert preprocess_preset("reference", scale=True, hvg_flavor=None) == PreprocessConfig(hvg_flavor="seurat")
+    assert model_preset("default") == ModelConfig() and ModelConfig().latent_dim == 20
+    assert model_preset("reference", n_clusters=4, latent_dim=None) == ModelConfig(n_clusters=4, latent_dim=10)
 
 
 def test_panel_size_chooses_the_image():

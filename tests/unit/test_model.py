@@ -18,9 +18,9 @@ def test_block_shapes():
 def test_network_shapes():
     model = ScSMD(CONFIG).eval()
     latent, recon, nb_mean, nb_dispersion = model(torch.rand(4, 1, 28, 28))
-    assert latent.shape == (4, 10) and recon.shape == nb_mean.shape == nb_dispersion.shape == (4, 784)
-    assert Encoder(CONFIG)(torch.rand(2, 1, 28, 28)).shape == (2, 10)
-    assert Decoder(CONFIG)(torch.rand(2, 10)).shape == (2, 784)
+    assert latent.shape == (4, 20) and recon.shape == nb_mean.shape == nb_dispersion.shape == (4, 784)
+    assert Encoder(CONFIG)(torch.rand(2, 1, 28, 28)).shape == (2, 20)
+    assert Decoder(CONFIG)(torch.rand(2, 20)).shape == (2, 784)
     probs = ClusterHead(CONFIG).eval()(latent)
     torch.testing.assert_close(probs.sum(1), torch.ones(4))
     mean, dispersion = NBHead(784)(recon)
@@ -34,7 +34,7 @@ def test_gate_and_latent_are_configurable():
 
 
 def test_encoder_size_and_xavier_init():
-    model = ScSMD(CONFIG)
+    model = ScSMD(ModelConfig(n_clusters=5, latent_dim=10))  # the paper's network
     assert 0.69e6 < sum(p.numel() for p in model.encoder.parameters()) < 0.71e6
     assert torch.all(model.encoder.to_latent.bias == 0)
 
@@ -42,5 +42,5 @@ def test_encoder_size_and_xavier_init():
 def test_a_32x32_panel_takes_the_same_path():
     model = ScSMD(ModelConfig(n_clusters=3, image_side=32)).eval()
     latent, recon, nb_mean, _ = model(torch.rand(2, 1, 32, 32))
-    assert latent.shape == (2, 10) and recon.shape == nb_mean.shape == (2, 1024)
+    assert latent.shape == (2, 20) and recon.shape == nb_mean.shape == (2, 1024)
     assert sum(p.numel() for p in model.encoder.parameters()) == sum(p.numel() for p in ScSMD(CONFIG).encoder.parameters())
