@@ -184,8 +184,8 @@ def demo(
     n_clusters = adata.obs["bulk_labels"].nunique()
     _train_and_write(adata, name="pbmc68k_demo", n_clusters=n_clusters, models_dir=models_dir,
                      label_key="bulk_labels", output=None, force=force, do_export=True,
-                     preprocess_config=preprocess_preset(preset), model_config=model_preset(preset, n_clusters=n_clusters),
-                     train_config=train_config)
+                     preprocess_config=preprocess_preset(preset), train_config=train_config,
+                     model_config=model_preset(preset, n_clusters=n_clusters))
 
 
 @app.command()
