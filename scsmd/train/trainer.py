@@ -119,6 +119,9 @@ class _Stage:
             start = time.perf_counter()
             yield epoch
             seconds = time.perf_counter() - start
+            if not np.isfinite(self.loss):  # a NaN latent would only surface later as a KMeans traceback
+                raise ScsmdError(f"training diverged: the {self.name} loss is {self.loss} at epoch {epoch + 1}; "
+                                 "lower the learning rate (e.g. TrainConfig(pretrain_lr=...))")
             record = {"stage": self.name, "epoch": epoch + 1, "n_epochs": self.n_epochs, "loss": self.loss,
                       "seconds": seconds, "cells_per_s": self.n_cells / max(seconds, 1e-9)}
             self.history.append(record)

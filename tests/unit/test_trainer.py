@@ -90,3 +90,8 @@ def test_final_clusters_refines_only_when_asked():
     labels, centroids = final_clusters(latent, head, np.zeros((2, 1)), seed=0, refine=True)
     np.testing.assert_allclose(centroids, [[1.5], [10.0]])  # Lloyd's fixed point
     np.testing.assert_array_equal(labels, [0, 0, 0, 0, 1])
+
+
+def test_divergence_is_a_clear_error(counts):
+    with pytest.raises(ScsmdError, match="training diverged: the pretrain loss is .* at epoch 1; lower the learning rate"):
+        scsmd.train(counts, n_clusters=3, train_config=dataclasses.replace(FAST, pretrain_lr=1e12))
