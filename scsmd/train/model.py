@@ -1,6 +1,8 @@
 """The scSMD network (method.md section 2), block by block in reading order, then ScSMD assembling them."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -106,6 +108,9 @@ class Decoder(nn.Module):
         return self.net(x).flatten(1)  # (n, side * side)
 
 
+LOG_MEAN_MIN, LOG_MEAN_MAX = math.log(1e-5), math.log(1e6)
+
+
 class NBHead(nn.Module):
     """Negative-binomial mean and dispersion per panel gene from the reconstruction."""
 
@@ -115,7 +120,8 @@ class NBHead(nn.Module):
         self.dispersion = nn.Linear(n_genes, n_genes)
 
     def forward(self, recon: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        nb_mean = torch.clamp(torch.exp(self.mean(recon)), 1e-5, 1e6)
+        # clamp before exp: exp overflowing to inf gives a NaN gradient (0 * inf) that clamping after cannot stop
+        nb_mean = torch.exp(torch.clamp(self.mean(recon), LOG_MEAN_MIN, LOG_MEAN_MAX))  # 1e-5 .. 1e6
         nb_dispersion = torch.clamp(F.softplus(self.dispersion(recon)), 1e-4, 1e4)
         return nb_mean, nb_dispersion
 

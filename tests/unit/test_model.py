@@ -44,3 +44,12 @@ def test_a_32x32_panel_takes_the_same_path():
     latent, recon, nb_mean, _ = model(torch.rand(2, 1, 32, 32))
     assert latent.shape == (2, 20) and recon.shape == nb_mean.shape == (2, 1024)
     assert sum(p.numel() for p in model.encoder.parameters()) == sum(p.numel() for p in ScSMD(CONFIG).encoder.parameters())
+
+
+def test_nb_mean_saturates_without_nan_gradients():
+    head = NBHead(4)
+    torch.nn.init.ones_(head.mean.weight)
+    recon = torch.full((2, 4), 100.0, requires_grad=True)  # mean logits ~400: exp overflows float32
+    mean, _ = head(recon)
+    mean.sum().backward()
+    assert torch.all(mean <= 1e6 * (1 + 1e-6)) and torch.isfinite(recon.grad).all() and torch.isfinite(head.mean.weight.grad).all()
