@@ -22,6 +22,7 @@ from scsmd.train.model import ScSMD
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[dict], None]
+STAGE_RATES = {"pretrain": "pretrain_lr", "fuzzy": "fuzzy_lr", "cellnet": "head_lr, cellnet_ae_lr"}  # TrainConfig fields
 
 
 @dataclass
@@ -121,7 +122,7 @@ class _Stage:
             seconds = time.perf_counter() - start
             if not np.isfinite(self.loss):  # a NaN latent would only surface later as a KMeans traceback
                 raise ScsmdError(f"training diverged: the {self.name} loss is {self.loss} at epoch {epoch + 1}; "
-                                 "lower the learning rate (e.g. TrainConfig(pretrain_lr=...))")
+                                 f"lower that stage's learning rate ({STAGE_RATES[self.name]} in TrainConfig)")
             record = {"stage": self.name, "epoch": epoch + 1, "n_epochs": self.n_epochs, "loss": self.loss,
                       "seconds": seconds, "cells_per_s": self.n_cells / max(seconds, 1e-9)}
             self.history.append(record)

@@ -93,5 +93,7 @@ def test_final_clusters_refines_only_when_asked():
 
 
 def test_divergence_is_a_clear_error(counts):
-    with pytest.raises(ScsmdError, match="training diverged: the pretrain loss is .* at epoch 1; lower the learning rate"):
+    message = (r"training diverged: the pretrain loss is .* at epoch 1; "
+               r"lower that stage's learning rate \(pretrain_lr in TrainConfig\)")
+    with pytest.raises(ScsmdError, match=message):
         scsmd.train(counts, n_clusters=3, train_config=dataclasses.replace(FAST, pretrain_lr=1e12))
