@@ -2,15 +2,15 @@
 
     python bench/quality.py [--data-dir ../shared/data] [--seeds 0 1 2] [--presets default reference]
                             [--set FIELD=VALUE ...] [--n-genes N] [--hvg-flavor F] [--scale | --no-scale]
-                            [--latent-dim D] [--no-baselines]
+                            [--latent-dim D] [--likelihood nb|zinb] [--no-baselines]
                             [--out bench/results/quality.json]
 
 Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times; for scsmd also the ARI of the
 latent's nearest true-type means (what a partition of that latent could reach). `--set` changes TrainConfig fields
-of every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`; `--n-genes`,
-`--hvg-flavor` and `--scale` change each preset's panel, `--latent-dim` its network. Baselines: KMeans-PCA and
-Leiden on the issue's panel (784 seurat genes of log data), and KMeans-PCA on the default panel scaled (scanpy's
-usual seurat_v3 -> scale -> PCA).
+of every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`; `--n-genes`, `--hvg-
+flavor` and `--scale` change each preset's panel, `--latent-dim` and `--likelihood` its network. Baselines: KMeans-
+PCA and Leiden on the issue's panel (784 seurat genes of log data), and KMeans-PCA on the default panel scaled
+(scanpy's usual seurat_v3 -> scale -> PCA).
 """
 from __future__ import annotations
 
@@ -144,16 +144,17 @@ def main() -> None:
     parser.add_argument("--hvg-flavor", help="scsmd's gene ranking (ablation; default: each preset's).")
     parser.add_argument("--scale", action=argparse.BooleanOptionalAction, help="Scale scsmd's panel genes (ablation).")
     parser.add_argument("--latent-dim", type=int, help="scsmd's latent size (ablation; default: each preset's).")
+    parser.add_argument("--likelihood", choices=["nb", "zinb"], help="scsmd's count likelihood (ablation; each preset's).")
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality.json"))
     args = parser.parse_args()
     overrides = parse_overrides(args.set)
     panel_overrides = {"n_genes": args.n_genes, "hvg_flavor": args.hvg_flavor, "scale": args.scale}
     changed = {**overrides, **{k: v for k, v in panel_overrides.items() if v not in (None, getattr(PreprocessConfig, k))}}
-    if args.latent_dim is not None:
-        changed["latent_dim"] = args.latent_dim
+    model_overrides = {"latent_dim": args.latent_dim, "likelihood": args.likelihood}
+    changed.update({k: v for k, v in model_overrides.items() if v is not None})
     suffix = "".join(f" {k}={v}" for k, v in changed.items())
     configs = {f"scsmd_{name}{suffix}": (preprocess_preset(name, **panel_overrides),
-                                         model_preset(name, latent_dim=args.latent_dim), preset(name, **overrides))
+                                         model_preset(name, **model_overrides), preset(name, **overrides))
                for name in args.presets}
     paths = sorted(p for p in args.data_dir.glob("*.h5ad") if not args.datasets or p.stem in args.datasets)
     results = {}

@@ -149,6 +149,7 @@ def train(
     cellnet_epochs: Optional[int] = typer.Option(None, "--cellnet-epochs", help="Cellnet module epochs (preset's)."),
     batch_size: int = typer.Option(100, "--batch-size", help="Cells per batch."),
     latent_dim: Optional[int] = typer.Option(None, "--latent-dim", help="Latent size (preset's: 20, reference 10)."),
+    likelihood: Optional[str] = typer.Option(None, "--likelihood", help="Of the raw counts: nb or zinb (preset's)."),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
     hvg_flavor: Optional[str] = typer.Option(None, "--hvg-flavor", help=HVG_FLAVOR_HELP),
     scale: Optional[bool] = typer.Option(None, "--scale/--no-scale", help=SCALE_HELP),
@@ -160,7 +161,7 @@ def train(
     train_config = train_preset(preset, batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
                                 fuzzy_epochs=fuzzy_epochs, cellnet_epochs=cellnet_epochs)
     preprocess_config = preprocess_preset(preset, n_genes=n_genes, hvg_flavor=hvg_flavor, scale=scale)
-    model_config = model_preset(preset, latent_dim=latent_dim)  # n_clusters is set by api.train
+    model_config = model_preset(preset, latent_dim=latent_dim, likelihood=likelihood)  # n_clusters is set by api.train
     name = name or input.name.split(".")[0]
     adata = read_counts(input, transpose=transpose)
     _train_and_write(adata, name=name, n_clusters=n_clusters, models_dir=models_dir, label_key=label_key,

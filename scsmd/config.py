@@ -10,6 +10,7 @@ from scsmd.errors import ScsmdError
 
 Device = Literal["auto", "cpu", "cuda"]
 HvgFlavor = Literal["seurat", "seurat_v3"]
+Likelihood = Literal["nb", "zinb"]
 LrSchedule = Literal["constant", "cosine"]
 IMAGE_SIDES = (28, 32)  # the panel's square layouts the network takes: method.md's 28x28, and 32x32 for 1024 genes
 
@@ -63,8 +64,10 @@ class ModelConfig:
     latent_dim: int = 20  # method.md's 10 is the reference preset's; 20 lifts worm +0.04 mean ARI (bench/README.md)
     dilations: tuple[int, ...] = (2, 4, 6, 8)  # the multi-dilated attention gate's branches
     image_side: int = 28
+    likelihood: Likelihood = "nb"  # of the raw panel counts: negative binomial, or zero-inflated NB (an extra head)
 
     def __post_init__(self) -> None:
+        _check(self.likelihood in ("nb", "zinb"), f"likelihood must be nb or zinb, got {self.likelihood!r}")
         _check(self.n_clusters >= 2, f"n_clusters must be >= 2, got {self.n_clusters}")
         _check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         _check(len(self.dilations) >= 1 and all(d >= 1 for d in self.dilations),

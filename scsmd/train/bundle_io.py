@@ -18,6 +18,7 @@ def save_weights(model: ScSMD, folder: Path) -> None:
 def load_model_weights(bundle: Bundle) -> ScSMD:
     """Rebuild the network from a verified bundle's model.pt, in eval mode on the CPU."""
     checkpoint = torch.load(bundle.file(WEIGHTS), map_location="cpu", weights_only=True)
-    model = ScSMD(from_dict(ModelConfig, checkpoint["model_config"]))
+    values = {"likelihood": "nb", **checkpoint["model_config"]}  # bundles written before the field were all NB
+    model = ScSMD(from_dict(ModelConfig, values))
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def nb_nll(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -13,6 +14,15 @@ def nb_nll(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, eps: float = 
         + x * (torch.log(mu + eps) - log_theta_mu)
     )
     return -log_pmf
+
+
+def zinb_nll(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, dropout_logit: torch.Tensor,
+             eps: float = 1e-8) -> torch.Tensor:
+    """Elementwise NLL of counts x under a zero-inflated NB: a zero is a dropout (probability sigmoid(logit)) or an NB
+    zero; all (n, g)."""
+    log_nb_zero = theta * (torch.log(theta + eps) - torch.log(theta + mu + eps))
+    zero = -torch.logaddexp(-F.softplus(-dropout_logit), -F.softplus(dropout_logit) + log_nb_zero)
+    return torch.where(x < 0.5, zero, F.softplus(dropout_logit) + nb_nll(x, mu, theta, eps))
 
 
 def squared_distances(latent: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from scsmd.config import ModelConfig
+from scsmd.train.losses import nb_nll, zinb_nll
 
 
 class ConvBlock(nn.Module):
@@ -112,18 +113,30 @@ LOG_MEAN_MIN, LOG_MEAN_MAX = math.log(1e-5), math.log(1e6)
 
 
 class NBHead(nn.Module):
-    """Negative-binomial mean and dispersion per panel gene from the reconstruction."""
+    """Negative-binomial mean and dispersion per panel gene from the reconstruction; zero-inflated, also the logit of
+    each gene's dropout probability (ZINB, as DCA / scDeepCluster)."""
 
-    def __init__(self, n_genes: int):
+    def __init__(self, n_genes: int, zero_inflated: bool = False):
         super().__init__()
         self.mean = nn.Linear(n_genes, n_genes)
         self.dispersion = nn.Linear(n_genes, n_genes)
+        self.dropout = nn.Linear(n_genes, n_genes) if zero_inflated else None
 
     def forward(self, recon: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # clamp before exp: exp overflowing to inf gives a NaN gradient (0 * inf) that clamping after cannot stop
         nb_mean = torch.exp(torch.clamp(self.mean(recon), LOG_MEAN_MIN, LOG_MEAN_MAX))  # 1e-5 .. 1e6
         nb_dispersion = torch.clamp(F.softplus(self.dispersion(recon)), 1e-4, 1e4)
         return nb_mean, nb_dispersion
+
+    def nll(self, recon: torch.Tensor, counts: torch.Tensor, size_factors: torch.Tensor) -> torch.Tensor:
+        """Per-cell mean NLL of the raw counts of the first counts.shape[1] panel genes, the mean scaled to each cell's
+        depth by its size factor; (n,)."""
+        n_genes = counts.shape[1]
+        nb_mean, nb_dispersion = self(recon)
+        mu, theta = nb_mean[:, :n_genes] * size_factors[:, None], nb_dispersion[:, :n_genes]
+        if self.dropout is None:
+            return nb_nll(counts, mu, theta).mean(dim=1)
+        return zinb_nll(counts, mu, theta, self.dropout(recon)[:, :n_genes]).mean(dim=1)
 
 
 class ClusterHead(nn.Module):
@@ -150,7 +163,7 @@ class ScSMD(nn.Module):
         n_pixels = config.image_side**2
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
-        self.nb_head = NBHead(n_pixels)
+        self.nb_head = NBHead(n_pixels, zero_inflated=config.likelihood == "zinb")
         self.cluster_head = ClusterHead(config)
         self.apply(self._init_weights)
 

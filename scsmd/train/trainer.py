@@ -16,7 +16,7 @@ from scsmd.config import ModelConfig, TrainConfig
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import squared_distances
 from scsmd.panel import PanelScaling
-from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, nb_nll, pair_targets, pairwise_loss
+from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, pair_targets, pairwise_loss
 from scsmd.train.model import ScSMD
 
 log = logging.getLogger(__name__)
@@ -97,10 +97,11 @@ def _weighted_centroids(latent: torch.Tensor, centroids: torch.Tensor, fuzzifier
 def _reconstruction_errors(model: ScSMD, x: torch.Tensor, counts: torch.Tensor, size_factors: torch.Tensor
                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Latent, per-cell MSE of the panel genes, and per-cell mean NB NLL of their raw counts."""
-    latent, recon, nb_mean, nb_dispersion = model(x)
+    latent = model.encoder(x)
+    recon = model.decoder(latent)
+    nb_error = model.nb_head.nll(recon, counts, size_factors)  # first: the order autograd sums recon's gradients in
     n_genes = counts.shape[1]
     recon_error = (recon[:, :n_genes] - x.flatten(1)[:, :n_genes]).pow(2).mean(dim=1)
-    nb_error = nb_nll(counts, nb_mean[:, :n_genes] * size_factors[:, None], nb_dispersion[:, :n_genes]).mean(dim=1)
     return latent, recon_error, nb_error
 
 

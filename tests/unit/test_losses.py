@@ -3,7 +3,7 @@ import torch
 from scipy.stats import nbinom
 
 from scsmd.infer.assign import assign_clusters
-from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, nb_nll, pair_targets, pairwise_loss
+from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, nb_nll, pair_targets, pairwise_loss, zinb_nll
 
 
 def test_nb_nll_matches_scipy():
@@ -12,6 +12,18 @@ def test_nb_nll_matches_scipy():
     mu, theta = rng.uniform(0.1, 30, (5, 7)), rng.uniform(0.2, 10, (5, 7))
     ours = nb_nll(*(torch.tensor(a) for a in (x, mu, theta)), eps=0.0).numpy()
     np.testing.assert_allclose(ours, -nbinom.logpmf(x, theta, theta / (theta + mu)), rtol=1e-8)
+
+
+def test_zinb_nll_matches_the_mixture_and_reduces_to_nb():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 5, (6, 8)).astype(np.float64)  # many zeros
+    mu, theta, logit = rng.uniform(0.1, 10, (6, 8)), rng.uniform(0.2, 5, (6, 8)), rng.normal(0, 2, (6, 8))
+    ours = zinb_nll(*(torch.tensor(a) for a in (x, mu, theta, logit)), eps=0.0).numpy()
+    dropout = 1 / (1 + np.exp(-logit))
+    pmf = nbinom.pmf(x, theta, theta / (theta + mu))
+    np.testing.assert_allclose(ours, -np.log(np.where(x == 0, dropout, 0) + (1 - dropout) * pmf), rtol=1e-8)
+    no_dropout = zinb_nll(*(torch.tensor(a) for a in (x, mu, theta, np.full_like(x, -40.0))), eps=0.0)
+    torch.testing.assert_close(no_dropout, nb_nll(*(torch.tensor(a) for a in (x, mu, theta)), eps=0.0))
 
 
 def test_memberships_sum_to_one_and_match_direct_formula():

@@ -53,3 +53,12 @@ def test_nb_mean_saturates_without_nan_gradients():
     mean, _ = head(recon)
     mean.sum().backward()
     assert torch.all(mean <= 1e6 * (1 + 1e-6)) and torch.isfinite(recon.grad).all() and torch.isfinite(head.mean.weight.grad).all()
+
+
+def test_zinb_adds_a_dropout_head_and_a_finite_likelihood():
+    nb, zinb = ScSMD(CONFIG), ScSMD(ModelConfig(n_clusters=5, likelihood="zinb"))
+    assert nb.nb_head.dropout is None and zinb.nb_head.dropout.out_features == 784
+    recon, counts, size_factors = torch.randn(3, 784), torch.poisson(torch.ones(3, 700)), torch.ones(3)
+    nll = zinb.nb_head.nll(recon, counts, size_factors)  # the first 700 panel genes, as a smaller panel pads
+    assert nll.shape == (3,) and torch.isfinite(nll).all()
+    assert not torch.allclose(nll, nb.nb_head.nll(recon, counts, size_factors))
