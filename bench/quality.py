@@ -7,10 +7,10 @@
 
 Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times; for scsmd also the ARI of the
 latent's nearest true-type means (what a partition of that latent could reach). `--set` changes TrainConfig fields
-of every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`; `--n-genes`, `--hvg-
-flavor` and `--scale` change each preset's panel, `--latent-dim` and `--likelihood` its network. Baselines: KMeans-
-PCA and Leiden on the issue's panel (784 seurat genes of log data), and KMeans-PCA on the default panel scaled
-(scanpy's usual seurat_v3 -> scale -> PCA).
+of every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`; `--n-genes`,
+`--hvg-flavor` and `--scale` change each preset's panel, `--latent-dim` and `--likelihood` its network. Baselines:
+KMeans-PCA and Leiden on the issue's panel (784 seurat genes of log data), and KMeans-PCA on the default panel
+scaled (scanpy's usual seurat_v3 -> scale -> PCA).
 """
 from __future__ import annotations
 
