@@ -149,7 +149,7 @@ def train(
     cellnet_epochs: Optional[int] = typer.Option(None, "--cellnet-epochs", help="Cellnet module epochs (preset's)."),
     batch_size: int = typer.Option(100, "--batch-size", help="Cells per batch."),
     latent_dim: Optional[int] = typer.Option(None, "--latent-dim", help="Latent size (preset's: 20, reference 10)."),
-    likelihood: Optional[str] = typer.Option(None, "--likelihood", help="Of the raw counts: nb or zinb (preset's)."),
+    likelihood: Optional[str] = typer.Option(None, "--likelihood", help="Count likelihood: zinb or nb (preset's: zinb, reference nb)."),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
     hvg_flavor: Optional[str] = typer.Option(None, "--hvg-flavor", help=HVG_FLAVOR_HELP),
     scale: Optional[bool] = typer.Option(None, "--scale/--no-scale", help=SCALE_HELP),

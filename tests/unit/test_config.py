@@ -51,7 +51,8 @@ def test_presets_and_overrides():
     assert preprocess_preset("default") == PreprocessConfig()
     assert preprocess_preset("reference", scale=True, hvg_flavor=None) == PreprocessConfig(hvg_flavor="seurat")
     assert model_preset("default") == ModelConfig() and ModelConfig().latent_dim == 20
-    assert model_preset("reference", n_clusters=4, latent_dim=None) == ModelConfig(n_clusters=4, latent_dim=10)
+    assert model_preset("reference", n_clusters=4, latent_dim=None) == ModelConfig(n_clusters=4, latent_dim=10,
+                                                                                 likelihood="nb")
 
 
 def test_panel_size_chooses_the_image():

@@ -56,7 +56,7 @@ def test_nb_mean_saturates_without_nan_gradients():
 
 
 def test_zinb_adds_a_dropout_head_and_a_finite_likelihood():
-    nb, zinb = ScSMD(CONFIG), ScSMD(ModelConfig(n_clusters=5, likelihood="zinb"))
+    nb, zinb = ScSMD(ModelConfig(n_clusters=5, likelihood="nb")), ScSMD(CONFIG)  # ZINB: the default
     assert nb.nb_head.dropout is None and zinb.nb_head.dropout.out_features == 784
     recon, counts, size_factors = torch.randn(3, 784), torch.poisson(torch.ones(3, 700)), torch.ones(3)
     nll = zinb.nb_head.nll(recon, counts, size_factors)  # the first 700 panel genes, as a smaller panel pads
