@@ -235,6 +235,17 @@ def cluster_means(latent: np.ndarray, labels: np.ndarray, fallback: np.ndarray) 
     return means
 
 
+def kmeans_centroids(latent: np.ndarray, n_clusters: int, config: TrainConfig, random_state: int
+                     ) -> tuple[np.ndarray, bool]:
+    """KMeans on the latent, smoothed as `config` says, and whether it was: smoothed, the centroids are its clusters'
+    means on the raw latent, the space new cells are embedded in."""
+    clustered = smoothed_latent(latent, config.smoothing_neighbors, config.smoothing_steps)
+    kmeans = KMeans(n_clusters=n_clusters, n_init=config.kmeans_starts, random_state=random_state).fit(clustered)
+    if clustered is latent:
+        return kmeans.cluster_centers_, False
+    return cluster_means(latent, kmeans.labels_, kmeans.cluster_centers_), True
+
+
 def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.ndarray, seed: int, refine: bool = True
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Centroids in which the head's clusters live, and labels that nearest-centroid assignment reproduces exactly:
@@ -265,12 +276,7 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
 
     pretrain(model, data, config, generator, stage("pretrain", config.pretrain_epochs))
     latent = encode(model, data.images).cpu().numpy()
-    clustered = smoothed_latent(latent, config.smoothing_neighbors, config.smoothing_steps)
-    kmeans = KMeans(n_clusters=model_config.n_clusters, n_init=config.kmeans_starts, random_state=config.seed)
-    kmeans.fit(clustered)
-    smoothed = clustered is not latent
-    # smoothed: the clusters' means on the raw latent, the space new cells are embedded in
-    centroids = cluster_means(latent, kmeans.labels_, kmeans.cluster_centers_) if smoothed else kmeans.cluster_centers_
+    centroids, smoothed = kmeans_centroids(latent, model_config.n_clusters, config, config.seed)
     centroids = torch.as_tensor(centroids, dtype=torch.float32, device=device)
     centroids = fuzzy_stage(model, data, centroids, config, generator, stage("fuzzy", config.fuzzy_epochs))
     centroids = cellnet_stage(model, data, centroids, config, generator, stage("cellnet", config.cellnet_epochs))
