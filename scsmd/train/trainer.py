@@ -96,10 +96,11 @@ def _weighted_centroids(latent: torch.Tensor, centroids: torch.Tensor, fuzzifier
 
 def _reconstruction_errors(model: ScSMD, x: torch.Tensor, counts: torch.Tensor, size_factors: torch.Tensor
                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Latent, per-cell MSE of the panel genes, and per-cell mean NB NLL of their raw counts."""
+    """Latent, per-cell MSE of the panel genes, and per-cell mean NB (or ZINB) NLL of their raw counts."""
     latent = model.encoder(x)
     recon = model.decoder(latent)
-    nb_error = model.nb_head.nll(recon, counts, size_factors)  # first: the order autograd sums recon's gradients in
+    nb_error = model.nb_head.nll(recon, counts, size_factors)  # before the MSE: autograd then sums recon's gradients
+    # in the order it always has, so NB results stay bit-identical
     n_genes = counts.shape[1]
     recon_error = (recon[:, :n_genes] - x.flatten(1)[:, :n_genes]).pow(2).mean(dim=1)
     return latent, recon_error, nb_error
