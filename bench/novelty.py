@@ -1,7 +1,7 @@
 """Novelty: train on one donor without one cell type, embed the other donor, and score how well scsmd flags the
 left-out type there (the deployment case: a frozen reference meets a new batch with a type it never saw).
 
-    python bench/novelty.py [--types beta ductal ...] [--reference mouse2] [--preset default]
+    python bench/novelty.py [--types beta ductal ...] [--reference mouse2] [--preset default] [--seed 0]
                             [--out bench/results/novelty.json]
 
 For each left-out type (`--types`, or the `--left-out` N largest), with the query donor's cells of that type as
@@ -27,12 +27,12 @@ DATASET = "baron_mouse_1886"
 LABEL_KEY, DONOR_KEY = "cell_type", "batch"
 
 
-def leave_one_out(reference, query, cell_type: str, preset_name: str, folder: Path) -> dict:
+def leave_one_out(reference, query, cell_type: str, preset_name: str, folder: Path, seed: int = 0) -> dict:
     """Train on `reference` without `cell_type` (K = remaining types, with a label head), embed `query`, score."""
     known = reference[(reference.obs[LABEL_KEY] != cell_type).to_numpy()].copy()
     scsmd.train(known, n_clusters=known.obs[LABEL_KEY].nunique(), bundle_dir=folder, label_key=LABEL_KEY,
                 preprocess_config=preprocess_preset(preset_name), model_config=model_preset(preset_name),
-                train_config=preset(preset_name), overwrite=True)
+                train_config=preset(preset_name, seed=seed), overwrite=True)
     scsmd.export(folder, config=ExportConfig(formats=("onnx",)))
     out = scsmd.embed(query, model=folder, copy=True)
     bundle = scsmd.load_model(folder)
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--types", nargs="*", help="Cell types to leave out in turn.")
     parser.add_argument("--reference", default="mouse2", help="The donor to train on; the other one is the query.")
     parser.add_argument("--preset", default="default")
+    parser.add_argument("--seed", type=int, default=0, help="Training seed of every reference.")
     parser.add_argument("--work", type=Path, default=Path("/tmp/scsmd_novelty"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/novelty.json"))
     args = parser.parse_args()
@@ -68,7 +69,8 @@ def main() -> None:
     types = args.types or reference.obs[LABEL_KEY].value_counts().index[:args.left_out]
     results = {}
     for cell_type in types:
-        results[str(cell_type)] = leave_one_out(reference, query, cell_type, args.preset, args.work / "model")
+        results[str(cell_type)] = leave_one_out(reference, query, cell_type, args.preset, args.work / "model",
+                                                 args.seed)
         print(cell_type, json.dumps(results[str(cell_type)]), flush=True)
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(results, indent=1))
