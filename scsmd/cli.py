@@ -142,7 +142,7 @@ def train(
     label_key: Optional[str] = typer.Option(None, "--label-key", help="obs column naming clusters after training; never trains."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output .h5ad (default NAME_scsmd.h5ad)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda."),
-    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed repeats a CPU run exactly."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed repeats a run on the same device exactly."),
     preset: str = typer.Option("default", "--preset", help=PRESET_HELP),
     pretrain_epochs: Optional[int] = typer.Option(None, "--pretrain-epochs", help="Autoencoder pretraining epochs (preset's)."),
     fuzzy_epochs: Optional[int] = typer.Option(None, "--fuzzy-epochs", help="Fuzzy clustering module epochs (preset's)."),

@@ -85,7 +85,8 @@ def test_unavailable_precision_is_a_clear_cli_error(tiny_bundle, tmp_path, preci
 @pytest.mark.parametrize("backend", ["onnx", "torchscript"])
 def test_training_cells_reproduce_training_latent(tiny_bundle, backend):
     folder, trained = tiny_bundle
-    out = scsmd.embed(trained, model=folder, config=EmbedConfig(backend=backend, precision="fp32"), copy=True)
+    config = EmbedConfig(backend=backend, precision="fp32", provider="cpu")  # also where the bundle trained on a GPU
+    out = scsmd.embed(trained, model=folder, config=config, copy=True)
     assert np.abs(out.obsm["X_scsmd"] - trained.obsm["X_scsmd"]).max() < 1e-4
     assert (out.obs["scsmd_cluster"] == trained.obs["scsmd_cluster"]).mean() >= 0.99
     assert out.uns["scsmd"]["provider"] == "cpu" and out.uns["scsmd"]["gene_overlap"] == 1.0

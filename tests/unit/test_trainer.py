@@ -8,7 +8,7 @@ import scsmd
 from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, preset
 from scsmd.errors import ScsmdError
 from scsmd.train.preprocess import select_panel, training_data
-from scsmd.train.trainer import final_clusters, smoothed_latent, train_model
+from scsmd.train.trainer import exact_kernels, final_clusters, smoothed_latent, train_model
 
 FAST = preset("reference", batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cellnet_epochs=1)
 
@@ -23,14 +23,35 @@ def test_panel_and_tensors(counts):
     assert torch.isclose(data.size_factors.median(), torch.tensor(1.0), atol=0.02)
 
 
-def test_same_seed_same_model_on_cpu(counts):
+GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, GPU])])
+def test_same_seed_same_model_on_one_device(counts, device):
     data = training_data(counts, select_panel(counts, PreprocessConfig()), PreprocessConfig())
-    runs = [train_model(data, ModelConfig(n_clusters=3), FAST) for _ in range(2)]
+    config = dataclasses.replace(FAST, device=device)
+    runs = [train_model(data, ModelConfig(n_clusters=3), config) for _ in range(2)]
     np.testing.assert_array_equal(runs[0].latent, runs[1].latent)
     np.testing.assert_array_equal(runs[0].labels, runs[1].labels)
-    assert [r["stage"] for r in runs[0].history] == ["pretrain", "fuzzy", "cellnet"]
-    other = train_model(data, ModelConfig(n_clusters=3), dataclasses.replace(FAST, seed=1))
+    assert [r["stage"] for r in runs[0].history] == ["pretrain", "fuzzy", "cellnet"] and runs[0].device == device
+    other = train_model(data, ModelConfig(n_clusters=3), dataclasses.replace(config, seed=1))
     assert not np.array_equal(other.latent, runs[0].latent)
+
+
+def test_cuda_training_switches_exact_kernels_on_and_back():
+    def settings() -> tuple:
+        return (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
+                torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+
+    before = settings()
+    torch.backends.cudnn.benchmark = True  # a caller's choice that training overrides and gives back
+    with exact_kernels(torch.device("cuda")):
+        assert settings() == (True, False, False, False)
+    assert torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = before[1]
+    assert settings() == before
+    with exact_kernels(torch.device("cpu")):
+        assert torch.are_deterministic_algorithms_enabled() == before[0]  # a CPU run leaves the settings alone
 
 
 def test_default_preset_is_one_decreasing_stage(counts):
