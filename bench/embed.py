@@ -3,8 +3,8 @@
     python bench/embed.py [--model models/NAME] [--cells 8192] [--large 1000000] [--out bench/results/embed.json]
 
 1. Encoder throughput (cells/s) of torch eager, TorchScript and onnxruntime (fp32 as exported before and after the
-   exact 1x1 rewrites, and the bundle's int8 model; CUDA fp32 and fp16 where it works) at several batch sizes, interleaved in one
-   run and reported as medians and ratios to eager.
+   exact 1x1 rewrites, and the bundle's int8 model; TorchScript on CUDA, onnxruntime CUDA fp32 and fp16 where they
+   work) at several batch sizes, interleaved in one run and reported as medians and ratios to eager.
 2. Peak RSS of `scsmd embed --results-only` streaming a small and a large .h5ad built from real cells
    (baron_mouse repeated), each in a fresh process, with whole-process cells/s and the time split.
 3. CellTypist (needs `pip install '.[bench]'`): trained on donor mouse2, annotating donor mouse1 repeated to
@@ -78,6 +78,8 @@ def encoders(bundle: Bundle) -> dict:
              "onnxruntime_cpu": session(OnnxEncoder(bundle.file(ONNX), "cpu", threads))}
     if bundle.has(ONNX_INT8):
         found["onnxruntime_cpu_int8"] = session(OnnxEncoder(bundle.file(ONNX_INT8), "cpu", threads))
+    if torch.cuda.is_available():
+        found["torchscript_cuda"] = TorchScriptEncoder(bundle.file(TORCHSCRIPT), "cuda")
     gpu = OnnxEncoder(bundle.file(ONNX), "auto")
     if gpu.provider == "cuda":
         found["onnxruntime_cuda"] = session(gpu)
@@ -137,10 +139,10 @@ def measured(command: list[str], n_cells: int) -> dict:
     return {"n_cells": n_cells, "peak_rss_mb": peak_kb / 1024, "seconds": seconds, "cells_per_s": n_cells / seconds}
 
 
-def streamed_embed(path: Path, bundle_dir: Path, out: Path, precision: str = "auto") -> dict:
+def streamed_embed(path: Path, bundle_dir: Path, out: Path, precision: str = "auto", backend: str = "onnx") -> dict:
     """`scsmd embed --results-only` measured in a fresh process, with the time split it records."""
     command = [sys.executable, "-m", "scsmd", "-q", "embed", str(path), "--model", str(bundle_dir), "-o", str(out),
-               "--results-only", "--force", "--precision", precision]
+               "--results-only", "--force", "--precision", precision, "--backend", backend]
     figures = measured(command, h5ad_shape(path)[0])
     uns = ad.read_h5ad(out, backed="r").uns["scsmd"]
     return {**figures, "precision": uns["precision"], "timings_s": dict(uns["timings"])}
@@ -192,6 +194,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=20_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--skip", nargs="*", default=[], choices=["throughput", "streaming", "celltypist"])
+    parser.add_argument("--backend", choices=["onnx", "torchscript"], default="onnx", help="Streaming runs' backend.")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "scsmd_bench")
     parser.add_argument("--out", type=Path, default=Path("bench/results/embed.json"))
     args = parser.parse_args()
@@ -212,7 +215,7 @@ def main() -> None:
             path = args.work / f"cells_{n}.h5ad"
             if not path.exists():
                 write_large_h5ad(path, n)
-            streams[str(n)] = streamed_embed(path, bundle_dir, args.work / f"out_{n}.h5ad")
+            streams[str(n)] = streamed_embed(path, bundle_dir, args.work / f"out_{n}.h5ad", backend=args.backend)
             print(n, streams[str(n)], flush=True)
         small, large = streams[str(args.small)], streams[str(args.large)]
         streams["rss_ratio_large_to_small"] = large["peak_rss_mb"] / small["peak_rss_mb"]

@@ -20,9 +20,10 @@ def zinb_nll(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, dropout_log
              eps: float = 1e-8) -> torch.Tensor:
     """Elementwise NLL of counts x under a zero-inflated NB: a zero is a dropout (probability sigmoid(logit)) or an NB
     zero; all (n, g)."""
+    not_dropout_nll = F.softplus(dropout_logit)  # -log(1 - sigmoid(logit))
     log_nb_zero = theta * (torch.log(theta + eps) - torch.log(theta + mu + eps))
-    zero = -torch.logaddexp(-F.softplus(-dropout_logit), -F.softplus(dropout_logit) + log_nb_zero)
-    return torch.where(x < 0.5, zero, F.softplus(dropout_logit) + nb_nll(x, mu, theta, eps))
+    zero = -torch.logaddexp(-F.softplus(-dropout_logit), -not_dropout_nll + log_nb_zero)
+    return torch.where(x < 0.5, zero, not_dropout_nll + nb_nll(x, mu, theta, eps))
 
 
 def squared_distances(latent: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
