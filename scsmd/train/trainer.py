@@ -5,7 +5,7 @@ import logging
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
 import numpy as np
@@ -46,6 +46,11 @@ class TrainData:
     def n_genes(self) -> int:
         """Real (unpadded) panel genes."""
         return self.counts.shape[1]
+
+    def to(self, device: torch.device) -> TrainData:
+        """The same tensors on `device`: one copy up front instead of one per batch."""
+        return replace(self, images=self.images.to(device), counts=self.counts.to(device),
+                       size_factors=self.size_factors.to(device))
 
 
 @dataclass
@@ -91,10 +96,10 @@ def exact_kernels(device: torch.device) -> Iterator[None]:
         cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = saved[2:]
 
 
-def _batches(n_cells: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Shuffled index batches; a trailing batch of one cell is dropped (BatchNorm needs two)."""
-    order = torch.randperm(n_cells, generator=generator)
-    for start in range(0, n_cells, batch_size):
+def _batches(data: TrainData, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Shuffled index batches on the data's device; a trailing batch of one cell is dropped (BatchNorm needs two)."""
+    order = torch.randperm(data.n_cells, generator=generator).to(data.images.device)
+    for start in range(0, data.n_cells, batch_size):
         batch = order[start:start + batch_size]
         if len(batch) >= 2:
             yield batch
@@ -136,14 +141,19 @@ class _Stage:
         self.name, self.n_epochs, self.n_cells = name, n_epochs, n_cells
         self.history, self.on_epoch = history, on_epoch
 
+    def add(self, batch_loss: torch.Tensor, batch_cells: int) -> None:
+        """Count one batch's mean loss towards the epoch's, on the device: no GPU sync per batch."""
+        self._total = self._total + batch_loss.detach() * batch_cells
+
     def epochs(self) -> Iterator[int]:
-        """Yield epoch indices; the caller sets `self.loss` inside each. Epoch 0 announces the stage."""
+        """Yield epoch indices; the caller add()s each batch's loss inside each. Epoch 0 announces the stage."""
         if self.on_epoch is not None and self.n_epochs > 0:
             self.on_epoch({"stage": self.name, "epoch": 0, "n_epochs": self.n_epochs})
         for epoch in range(self.n_epochs):
-            self.loss = float("nan")
+            self._total: torch.Tensor | float = 0.0
             start = time.perf_counter()
             yield epoch
+            self.loss = float(self._total) / self.n_cells
             seconds = time.perf_counter() - start
             if not np.isfinite(self.loss):  # a NaN latent would only surface later as a KMeans traceback
                 raise ScsmdError(f"training diverged: the {self.name} loss is {self.loss} at epoch {epoch + 1}; "
@@ -158,7 +168,6 @@ class _Stage:
 
 def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torch.Generator, stage: _Stage) -> None:
     """Stage 1: the autoencoder learns to reconstruct the panel (MSE, plus NB on raw counts if weighted), Adam."""
-    device = next(model.parameters()).device
     params = [*model.encoder.parameters(), *model.decoder.parameters()]
     if config.pretrain_nb_weight > 0:
         params += list(model.nb_head.parameters())
@@ -166,12 +175,11 @@ def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torc
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(config.pretrain_epochs, 1)) \
         if config.pretrain_schedule == "cosine" else None
     for _ in stage.epochs():
-        total = 0.0
-        for batch in _batches(data.n_cells, config.batch_size, generator):
-            x = data.images[batch].to(device)
+        for batch in _batches(data, config.batch_size, generator):
+            x = data.images[batch]
             if config.pretrain_nb_weight > 0:
                 _, recon_error, nb_error = _reconstruction_errors(
-                    model, x, data.counts[batch].to(device), data.size_factors[batch].to(device))
+                    model, x, data.counts[batch], data.size_factors[batch])
                 loss = (recon_error + config.pretrain_nb_weight * nb_error).mean()
             else:
                 recon = model.decoder(model.encoder(x))
@@ -179,32 +187,28 @@ def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torc
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch)
+            stage.add(loss, len(batch))
         if schedule is not None:
             schedule.step()
-        stage.loss = total / data.n_cells
 
 
 def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: TrainConfig,
                 generator: torch.Generator, stage: _Stage) -> torch.Tensor:
     """Stage 2: reconstruction + centroid pull + NB on counts, weighted by fuzzy memberships; returns centroids."""
-    device = centroids.device
     params = [*model.encoder.parameters(), *model.decoder.parameters(), *model.nb_head.parameters()]
     optimizer = torch.optim.SGD(params, lr=config.fuzzy_lr, momentum=config.fuzzy_momentum)
     for epoch in stage.epochs():
-        total = 0.0
-        for batch in _batches(data.n_cells, config.batch_size, generator):
-            x = data.images[batch].to(device)
+        for batch in _batches(data, config.batch_size, generator):
+            x = data.images[batch]
             latent, recon_error, nb_error = _reconstruction_errors(
-                model, x, data.counts[batch].to(device), data.size_factors[batch].to(device))
+                model, x, data.counts[batch], data.size_factors[batch])
             weights = fuzzy_memberships(latent.detach(), centroids, config.fuzzifier) ** config.fuzzifier
             loss = fuzzy_loss(recon_error, nb_error, latent, centroids, weights,
                               config.centroid_weight, config.nb_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch)
-        stage.loss = total / data.n_cells
+            stage.add(loss, len(batch))
         if (epoch + 1) % config.centroid_update_every == 0:
             centroids = _weighted_centroids(encode(model, data.images), centroids, config.fuzzifier)
     return centroids
@@ -213,16 +217,14 @@ def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: 
 def cellnet_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: TrainConfig,
                   generator: torch.Generator, stage: _Stage) -> torch.Tensor:
     """Stage 3: the Cellnet head learns pairwise same/different from fuzzy memberships, then from itself."""
-    device = centroids.device
     optimizer = torch.optim.Adam([
         {"params": model.cluster_head.parameters(), "lr": config.head_lr},
         {"params": model.encoder.parameters(), "lr": config.cellnet_ae_lr},
     ])
     for epoch in stage.epochs():
-        total = 0.0
         use_fuzzy_targets = epoch <= config.fuzzy_target_epochs
-        for batch in _batches(data.n_cells, config.batch_size, generator):
-            latent = model.encoder(data.images[batch].to(device))
+        for batch in _batches(data, config.batch_size, generator):
+            latent = model.encoder(data.images[batch])
             cluster_probs = model.cluster_head(latent)
             source = fuzzy_memberships(latent.detach(), centroids, config.fuzzifier) if use_fuzzy_targets else cluster_probs
             loss = pairwise_loss(cluster_probs, pair_targets(source), config.similar_above, config.dissimilar_below,
@@ -230,8 +232,7 @@ def cellnet_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch)
-        stage.loss = total / data.n_cells
+            stage.add(loss, len(batch))
         if use_fuzzy_targets:
             centroids = _weighted_centroids(encode(model, data.images), centroids, config.fuzzifier)
     return centroids
@@ -295,6 +296,7 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
 def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, config: TrainConfig,
               on_epoch: EpochCallback | None) -> TrainResult:
     """train_model's stages, once the device and its kernels are set."""
+    data = data.to(device)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
