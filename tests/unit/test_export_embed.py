@@ -110,7 +110,7 @@ def test_new_cells_get_the_training_scaling(tmp_path, scale):
     if scale:
         assert bundle.scaling.mean.shape == bundle.scaling.std.shape == (300,) and (bundle.scaling.std > 0).all()
     scsmd.export(folder, config=ExportConfig(formats=("onnx",)))
-    out = scsmd.embed(adata, model=folder, config=EmbedConfig(precision="fp32"), copy=True)
+    out = scsmd.embed(adata, model=folder, config=EmbedConfig(precision="fp32", provider="cpu"), copy=True)
     assert np.abs(out.obsm["X_scsmd"] - adata.obsm["X_scsmd"]).max() < 1e-4
 
 
