@@ -26,12 +26,12 @@ from scsmd.bundle import Bundle
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pbmc_10x_4271.h5ad"
 
 
-def timed_run(data: Path, n_clusters: int, label_key: str, device: str, work: Path, name: str) -> dict:
+def timed_run(data: Path, n_cells: int, n_clusters: int, label_key: str, device: str, work: Path, name: str) -> dict:
     """One `scsmd train` process: its figures, the stage seconds from the bundle, and the latent it wrote."""
     out = work / f"{name}.h5ad"
     command = [sys.executable, "-m", "scsmd", "-q", "train", str(data), "-k", str(n_clusters), "--label-key", label_key,
                "--device", device, "--models-dir", str(work), "--name", name, "-o", str(out), "--force"]
-    figures = measured(command, ad.read_h5ad(data, backed="r").n_obs)
+    figures = measured(command, n_cells)
     manifest = Bundle.load(work / name).manifest
     stages: dict[str, float] = {}
     for record in manifest["history"]:
@@ -49,9 +49,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("bench/results/train_time.json"))
     args = parser.parse_args()
-    n_clusters = ad.read_h5ad(args.data, backed="r").obs[args.label_key].nunique()
+    obs = ad.read_h5ad(args.data, backed="r").obs
+    n_clusters = obs[args.label_key].nunique()
     with tempfile.TemporaryDirectory() as work:
-        runs = [timed_run(args.data, n_clusters, args.label_key, args.device, Path(work), f"run{i}")
+        runs = [timed_run(args.data, len(obs), n_clusters, args.label_key, args.device, Path(work), f"run{i}")
                 for i in range(args.runs)]
     latents = [run.pop("latent") for run in runs]
     walls = [run["seconds"] for run in runs]
