@@ -54,15 +54,16 @@ def quick_bundle(folder: Path) -> Path:
 
 
 def encoders(bundle: Bundle) -> dict:
-    """Name -> callable mapping (n, 1, 28, 28) float32 to latents."""
-    model = load_model_weights(bundle).encoder.eval()
+    """Name -> callable mapping (n, n_inputs) float32 encoder inputs to latents."""
+    network = load_model_weights(bundle)
+    model, n_inputs = network.embedder.eval(), network.config.n_inputs
 
     def eager(images: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return model(torch.from_numpy(images)).numpy()
 
     plain = Path(tempfile.mkdtemp()) / "encoder_plain.onnx"  # as exported before the exact 1x1 rewrites
-    export_onnx(model, plain, opset=17, side=28)
+    export_onnx(model, plain, opset=17, n_inputs=n_inputs)
     threads = usable_cores()
     scripted = TorchScriptEncoder(bundle.file(TORCHSCRIPT), "cpu", threads)
 
@@ -90,8 +91,8 @@ def encoders(bundle: Bundle) -> dict:
 
 def throughput(bundle: Bundle, n_cells: int, repeats: int) -> dict:
     """Median cells/s per encoder and batch size, the encoders interleaved within each repeat."""
-    cells = np.load(bundle.file("reference_cells.npy")).reshape(-1, 1, 28, 28)
-    images = np.ascontiguousarray(np.resize(cells, (n_cells, 1, 28, 28)), dtype=np.float32)
+    cells = np.load(bundle.file("reference_cells.npy"))
+    images = np.ascontiguousarray(np.resize(cells, (n_cells, cells.shape[1])), dtype=np.float32)
     runners = encoders(bundle)
     timings: dict[str, dict[int, list[float]]] = {name: {b: [] for b in BATCH_SIZES} for name in runners}
     for run in runners.values():  # warm-up

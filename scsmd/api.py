@@ -15,8 +15,7 @@ import scipy.sparse as sp
 from scsmd import __version__
 from scsmd.atomic import atomic_path
 from scsmd.bundle import LABEL_HEAD, REFERENCE_CELLS, Bundle, write_bundle
-from scsmd.config import (EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, image_side_for,
-                          to_dict)
+from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, to_dict
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import distance_quantiles
 from scsmd.infer.embed import EmbedResult, embed_chunks, iter_embed
@@ -29,7 +28,7 @@ from scsmd.panel import PanelScaling, library_sizes, logexpr_panel, match_panel
 log = logging.getLogger(__name__)
 
 CLUSTER_KEY = "scsmd_cluster"
-N_REFERENCE_CELLS = 1024  # training images kept in the bundle for export checks
+N_REFERENCE_CELLS = 1024  # training inputs kept in the bundle for export checks
 
 
 def _check_label_key(adata: ad.AnnData, label_key: str | None) -> None:
@@ -157,8 +156,9 @@ def train(
     if bundle_dir is not None and Path(bundle_dir).exists() and not overwrite:
         raise ScsmdError(f"{bundle_dir} already exists; choose another --name or pass --force to replace it")
     panel = select_panel(adata, preprocess_config)
-    side = image_side_for(len(panel))
-    model_config = dataclasses.replace(model_config or ModelConfig(), n_clusters=n_clusters, image_side=side)
+    side = preprocess_config.image_side(len(panel))
+    model_config = dataclasses.replace(model_config or ModelConfig(), n_clusters=n_clusters, image_side=side,
+                                       dense_genes=len(panel) if preprocess_config.dense_genes else 0)
     data = training_data(adata, panel, preprocess_config)
     log.info("training on %d cells x %d panel genes, K=%d", data.n_cells, len(panel), n_clusters)
     result = train_model(data, model_config, train_config, on_epoch)
@@ -192,11 +192,12 @@ def train(
             "panel": panel,
             "preprocess": {**to_dict(preprocess_config), "image_side": side, "log1p": True,
                            "library_size": "all input genes", "n_panel_genes": len(panel), "padded": len(panel) < side**2,
+                           "n_inputs": model_config.n_inputs,
                            **_scaling_fields(data.scaling)},
             "model": to_dict(model_config),
             "train": to_dict(train_config),
             "n_clusters": n_clusters,
-            "latent_dim": model_config.latent_dim,
+            "latent_dim": model_config.embedding_dim,
             "fuzzifier": train_config.fuzzifier,
             "centroids": result.centroids.tolist(),
             "cluster_sizes": np.bincount(result.labels, minlength=n_clusters).tolist(),
@@ -218,8 +219,7 @@ def train(
 
         def write_files(folder: Path) -> None:
             save_weights(result.model, folder)
-            np.save(folder / REFERENCE_CELLS, data.images[np.sort(sample)].numpy().reshape(len(sample), -1),
-                    allow_pickle=False)
+            np.save(folder / REFERENCE_CELLS, data.inputs[np.sort(sample)].numpy(), allow_pickle=False)
             if head is not None:
                 head.save(folder / LABEL_HEAD)
 

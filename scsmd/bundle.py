@@ -15,14 +15,16 @@ from scsmd.errors import ScsmdError
 from scsmd.infer.label_head import LabelHead
 from scsmd.panel import PanelScaling
 
-FORMAT_VERSION = 3  # 2: encoder_int8.onnx; 3: a standardized panel (preprocess gene_mean / gene_std), encoder_fp16.onnx
+FORMAT_VERSION = 4  # 2: encoder_int8.onnx; 3: a standardized panel (preprocess gene_mean / gene_std), encoder_fp16.onnx;
+# 4: the encoder takes a flat (n, n_inputs) vector, not an image (the dense branch's genes follow the image's)
+OLDEST_FORMAT = 4
 MANIFEST = "manifest.json"
 WEIGHTS = "model.pt"
 ONNX = "encoder.onnx"
 ONNX_INT8 = "encoder_int8.onnx"  # shipped only when it passes its agreement check against fp32
 ONNX_FP16 = "encoder_fp16.onnx"  # the GPU's reduced precision, shipped under the same check
 TORCHSCRIPT = "encoder.ts"
-REFERENCE_CELLS = "reference_cells.npy"  # a sample of training images: export checks and calibration
+REFERENCE_CELLS = "reference_cells.npy"  # a sample of training encoder inputs: export checks and calibration
 LABEL_HEAD = "label_head.npz"  # the classifier on the head genes and the latent, when trained with labels
 
 
@@ -67,6 +69,9 @@ class Bundle:
         version = manifest.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise ScsmdError(f"{path} has bundle format {version}, newer than this scsmd reads ({FORMAT_VERSION}); upgrade scsmd")
+        if version < OLDEST_FORMAT:
+            raise ScsmdError(f"{path} has bundle format {version}, whose encoder takes an image; this scsmd's takes a flat "
+                             f"vector (format {OLDEST_FORMAT}): train the model again")
         for name, expected in manifest.get("sha256", {}).items():
             file = path / name
             if not file.is_file():
@@ -128,7 +133,7 @@ class Bundle:
 
     @property
     def preprocess(self) -> dict[str, Any]:
-        """The preprocessing parameters (target sum, image side, gene ranking, scaling)."""
+        """The preprocessing parameters (target sum, image side, encoder input width, gene ranking, scaling)."""
         return dict(self.manifest["preprocess"])
 
     def file(self, name: str) -> Path:

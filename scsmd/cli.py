@@ -26,6 +26,8 @@ HVG_FLAVOR_HELP = ("How the panel genes are ranked: seurat_v3 (on raw counts; th
                    "method.md's UMI choice and the reference preset's); default: the preset's.")
 SCALE_HELP = ("Standardize each panel gene (training mean and sd, clipped at 10, as sc.pp.scale) before the network; "
               "default: the preset's (default: on, reference: off).")
+DENSE_HELP = ("Genes of the dense ZINB branch beside the image (scDeepCluster's network; the image's genes first, "
+              "0: no branch); default: the preset's.")
 PRESET_HELP = "default, or reference (the paper's 20+20+20 schedule, latent 10, on seurat genes, unscaled)."
 
 
@@ -151,6 +153,7 @@ def train(
     latent_dim: Optional[int] = typer.Option(None, "--latent-dim", help="Latent size (preset's: 20, reference 10)."),
     likelihood: Optional[str] = typer.Option(None, "--likelihood", help="Count likelihood: zinb or nb (preset's: zinb, reference nb)."),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
+    dense_genes: Optional[int] = typer.Option(None, "--dense-genes", help=DENSE_HELP),
     hvg_flavor: Optional[str] = typer.Option(None, "--hvg-flavor", help=HVG_FLAVOR_HELP),
     scale: Optional[bool] = typer.Option(None, "--scale/--no-scale", help=SCALE_HELP),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
@@ -160,7 +163,8 @@ def train(
     """Train scSMD on counts, cluster the cells and write a model bundle."""
     train_config = train_preset(preset, batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
                                 fuzzy_epochs=fuzzy_epochs, cellnet_epochs=cellnet_epochs)
-    preprocess_config = preprocess_preset(preset, n_genes=n_genes, hvg_flavor=hvg_flavor, scale=scale)
+    preprocess_config = preprocess_preset(preset, n_genes=n_genes, dense_genes=dense_genes, hvg_flavor=hvg_flavor,
+                                          scale=scale)
     model_config = model_preset(preset, latent_dim=latent_dim, likelihood=likelihood)  # n_clusters is set by api.train
     name = name or input.name.split(".")[0]
     adata = read_counts(input, transpose=transpose)

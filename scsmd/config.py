@@ -44,6 +44,9 @@ class PreprocessConfig:
     hvg_flavor: HvgFlavor = "seurat_v3"
     scale: bool = True  # standardize each panel gene (training mean and sd) before the image, as sc.pp.scale
     scale_max: float = 10.0  # clip standardized values to +-this (sc.pp.scale's max_value)
+    # genes of the dense branch beside the image (0: none): the top `dense_genes` of the same ranking, the image's
+    # genes first; scDeepCluster's 2000 (bench/README.md, session 16)
+    dense_genes: int = 0
 
     def __post_init__(self) -> None:
         _check(1 <= self.n_genes <= IMAGE_SIDES[-1] ** 2,
@@ -54,6 +57,12 @@ class PreprocessConfig:
         _check(self.hvg_flavor in ("seurat", "seurat_v3"),
                f"hvg_flavor must be 'seurat' or 'seurat_v3', got {self.hvg_flavor!r}")
         _check(self.scale_max > 0, f"scale_max must be > 0, got {self.scale_max}")
+        _check(self.dense_genes == 0 or self.dense_genes >= self.n_genes,
+               f"dense_genes must be 0 (no dense branch) or at least n_genes ({self.n_genes}), got {self.dense_genes}")
+
+    def image_side(self, n_panel: int) -> int:
+        """The image's side for a panel of `n_panel` genes: its first `n_genes` (or all) make the image."""
+        return image_side_for(min(n_panel, self.n_genes))
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,11 @@ class ModelConfig:
     # of the raw panel counts: zero-inflated NB (an extra dropout head; worm +0.06 mean ARI over KMeans draws, the
     # rest within 0.01: bench/README.md) or method.md's NB (the reference preset's)
     likelihood: Likelihood = "zinb"
+    # the dense branch: scDeepCluster's fully connected ZINB autoencoder over the whole panel, its unit-length latent
+    # beside the image's, weighted against it (bench/README.md, session 16)
+    dense_genes: int = 0  # panel genes it reads and reconstructs, set from the panel by training (0: no branch)
+    dense_latent_dim: int = 32
+    dense_weight: float = 0.7  # its latent's total sd over the image latent's
 
     def __post_init__(self) -> None:
         _check(self.likelihood in ("nb", "zinb"), f"likelihood must be nb or zinb, got {self.likelihood!r}")
@@ -76,6 +90,19 @@ class ModelConfig:
                f"dilations must be positive integers, got {self.dilations}")
         _check(self.image_side in IMAGE_SIDES,
                f"the network takes a {' or '.join(f'{s}x{s}' for s in IMAGE_SIDES)} image, got image_side={self.image_side}")
+        _check(self.dense_genes >= 0 and self.dense_latent_dim >= 1 and self.dense_weight > 0,
+               f"need dense_genes >= 0, dense_latent_dim >= 1, dense_weight > 0, got {self.dense_genes}, "
+               f"{self.dense_latent_dim}, {self.dense_weight}")
+
+    @property
+    def n_inputs(self) -> int:
+        """Width of the encoder's input: the image's pixels, then the panel genes past them (dense branch only)."""
+        return max(self.image_side**2, self.dense_genes)
+
+    @property
+    def embedding_dim(self) -> int:
+        """Width of the latent the clusters live in: the image's, and the dense branch's beside it."""
+        return self.latent_dim + (self.dense_latent_dim if self.dense_genes else 0)
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,11 @@ class TrainConfig:
     pretrain_lr: float = 1e-3
     pretrain_schedule: LrSchedule = "cosine"  # cosine decay to zero settles the latent before clustering
     pretrain_nb_weight: float = 0.1  # NB likelihood of the raw panel counts beside the MSE (DCA / scDeepCluster)
+    # stage 1b, with a dense branch: scDeepCluster's pretraining (ZINB alone, noisy input, Adam with amsgrad)
+    dense_epochs: int = 30
+    dense_lr: float = 1e-3
+    dense_batch_size: int = 256
+    dense_noise: float = 2.5  # sd of the Gaussian noise on its standardized input
     kmeans_starts: int = 100  # KMeans restarts on the latent; the lowest inertia wins (10 is seed-dependent)
     # KMeans on the latent averaged over each cell's k nearest neighbours, `smoothing_steps` times (0: off): denser
     # groups, +0.006 to +0.014 mean ARI on all four bench sets (bench/README.md); the centroids are those clusters'
@@ -121,7 +153,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
-        for name in ("pretrain_epochs", "fuzzy_epochs", "cellnet_epochs", "fuzzy_target_epochs"):
+        _check(self.dense_batch_size >= 2 and self.dense_noise >= 0 and self.dense_lr > 0,
+               f"need dense_batch_size >= 2, dense_noise >= 0, dense_lr > 0, got {self.dense_batch_size}, "
+               f"{self.dense_noise}, {self.dense_lr}")
+        for name in ("pretrain_epochs", "dense_epochs", "fuzzy_epochs", "cellnet_epochs", "fuzzy_target_epochs"):
             _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         _check(self.pretrain_schedule in ("constant", "cosine"),
                f"pretrain_schedule must be constant or cosine, got {self.pretrain_schedule!r}")

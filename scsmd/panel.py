@@ -1,4 +1,5 @@
-"""The one per-cell transform shared by training and inference: counts -> log-normalized panel -> 28x28 image."""
+"""The one per-cell transform shared by training and inference: counts -> log-normalized panel -> encoder input
+(a 28x28 image, and the dense branch's genes past it)."""
 from __future__ import annotations
 
 import logging
@@ -92,11 +93,10 @@ class PanelScaling:
         return scaled
 
 
-def to_image(logexpr: np.ndarray, side: int = 28) -> np.ndarray:
-    """Lay the panel out row by row on a side x side image, zero-padding the tail; (n, 1, side, side) float32."""
+def to_inputs(logexpr: np.ndarray, side: int = 28) -> np.ndarray:
+    """The encoder's flat input: the first side * side panel genes row by row form the image (zero-padded when the
+    panel is shorter), the genes past them follow for the dense branch; (n, max(side * side, n_genes)) float32."""
     n_cells, n_genes = logexpr.shape
-    if n_genes > side * side:
-        raise ScsmdError(f"a panel of {n_genes} genes does not fit a {side}x{side} image; use at most {side * side} genes")
-    image = np.zeros((n_cells, side * side), dtype=np.float32)
-    image[:, :n_genes] = logexpr
-    return image.reshape(n_cells, 1, side, side)
+    inputs = np.zeros((n_cells, max(side * side, n_genes)), dtype=np.float32)
+    inputs[:, :n_genes] = logexpr
+    return inputs

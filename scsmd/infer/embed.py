@@ -18,7 +18,7 @@ from scsmd.infer.encoder import OnnxEncoder, TorchScriptEncoder
 from scsmd.infer.label_head import LabelHead
 from scsmd.infer.prefetch import prefetch
 from scsmd.infer.timing import StageTimer
-from scsmd.panel import PanelMatch, logexpr_panel, match_panel, to_image
+from scsmd.panel import PanelMatch, logexpr_panel, match_panel, to_inputs
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def open_encoder(bundle: Bundle, config: EmbedConfig) -> tuple[OnnxEncoder | Tor
 def _inputs(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMatch, head: LabelHead | None,
             head_match: PanelMatch | None, bundle: Bundle,
             timer: StageTimer) -> Iterator[tuple[Sequence[str], np.ndarray, np.ndarray | None]]:
-    """(cell names, encoder images, the label head's gene logits or None) per chunk, timing reading and normalizing
+    """(cell names, encoder inputs, the label head's gene logits or None) per chunk, timing reading and normalizing
     apart; this runs on the reader thread, beside the encoder."""
     chunks = iter(chunks)
     target_sum, side, scaling = bundle.preprocess["target_sum"], bundle.preprocess["image_side"], bundle.scaling
@@ -123,10 +123,10 @@ def _inputs(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMat
         names, counts = chunk
         with timer("normalize"):
             logexpr = logexpr_panel(counts, match, target_sum=target_sum)
-            images = to_image(logexpr if scaling is None else scaling.apply(logexpr, match), side)
+            inputs = to_inputs(logexpr if scaling is None else scaling.apply(logexpr, match), side)
             gene_logits = None if head is None else head.gene_logits(logexpr_panel(counts, head_match,
                                                                                    target_sum=target_sum))
-        yield names, images, gene_logits
+        yield names, inputs, gene_logits
 
 
 def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: Sequence[str], bundle: Bundle,
@@ -147,9 +147,9 @@ def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: S
     head_match = None if head is None else match_panel(list(var_names), head.genes, min_overlap=config.min_gene_overlap)
     timer = StageTimer(STAGES)
     inputs = _inputs(chunks, match, head, head_match, bundle, timer)
-    for chunk_names, images, gene_logits in prefetch(inputs, PREFETCH_DEPTH):
+    for chunk_names, cells, gene_logits in prefetch(inputs, PREFETCH_DEPTH):
         with timer("encode"):
-            latent = encoder(images)
+            latent = encoder(cells)
         with timer("assign"):
             # with a head, novelty is its confidence: sharper than the radius across batches (bench/README.md)
             assignment = assign_clusters(latent, centroids, fuzzifier, radius if head is None else None)

@@ -17,12 +17,12 @@ CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 CPU_BATCH = 64  # cells per encoder call on a CPU: fastest in bench/README.md (64-4096), and activations stay small
 
 
-def _in_batches(run, images: np.ndarray, provider: str) -> np.ndarray:
-    """Apply `run` to consecutive slices of `images` on a CPU, so peak activation memory does not grow with the chunk;
+def _in_batches(run, cells: np.ndarray, provider: str) -> np.ndarray:
+    """Apply `run` to consecutive slices of `cells` on a CPU, so peak activation memory does not grow with the chunk;
     a GPU takes the whole chunk at once."""
-    images = np.ascontiguousarray(images, dtype=np.float32)
-    batch = CPU_BATCH if provider == "cpu" else len(images)
-    return np.concatenate([run(images[i:i + batch]) for i in range(0, len(images), batch)])
+    cells = np.ascontiguousarray(cells, dtype=np.float32)
+    batch = CPU_BATCH if provider == "cpu" else len(cells)
+    return np.concatenate([run(cells[i:i + batch]) for i in range(0, len(cells), batch)])
 
 
 class OnnxEncoder:
@@ -48,9 +48,9 @@ class OnnxEncoder:
         self.provider = "cuda" if CUDA in running else "cpu"
         self.fell_back = provider == "auto" and listed and self.provider == "cpu"  # a GPU build, no working GPU
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        """(n, 1, side, side) float32 -> (n, latent_dim) float32."""
-        return _in_batches(lambda x: self.session.run(["latent"], {"x": x})[0], images, self.provider)
+    def __call__(self, cells: np.ndarray) -> np.ndarray:
+        """(n, n_inputs) float32 -> (n, latent_dim) float32."""
+        return _in_batches(lambda x: self.session.run(["latent"], {"x": x})[0], cells, self.provider)
 
 
 class TorchScriptEncoder:
@@ -70,8 +70,8 @@ class TorchScriptEncoder:
         self.provider = self.device.type
         self.fell_back = provider == "auto" and torch.backends.cuda.is_built() and self.provider == "cpu"
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        """(n, 1, side, side) float32 -> (n, latent_dim) float32."""
+    def __call__(self, cells: np.ndarray) -> np.ndarray:
+        """(n, n_inputs) float32 -> (n, latent_dim) float32."""
         with self._torch.no_grad():
-            return _in_batches(lambda x: self.module(self._torch.from_numpy(x).to(self.device)).cpu().numpy(), images,
+            return _in_batches(lambda x: self.module(self._torch.from_numpy(x).to(self.device)).cpu().numpy(), cells,
                                self.provider)

@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 SPEED_REPEATS = 3  # a reduced-precision model and fp32 timed alternately on the reference cells, best of these
 
 
-def export_onnx(encoder: torch.nn.Module, path: Path, opset: int, side: int) -> None:
-    """Write the encoder as ONNX with input `x` (n, 1, side, side), output `latent`, dynamic batch axis."""
-    example = torch.zeros(2, 1, side, side)
+def export_onnx(encoder: torch.nn.Module, path: Path, opset: int, n_inputs: int) -> None:
+    """Write the encoder as ONNX with input `x` (n, n_inputs), output `latent`, dynamic batch axis."""
+    example = torch.zeros(2, n_inputs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(encoder, (example,), str(path), input_names=["x"], output_names=["latent"],
@@ -36,11 +36,11 @@ def export_onnx(encoder: torch.nn.Module, path: Path, opset: int, side: int) -> 
                           dynamo=False)
 
 
-def _export_torchscript(encoder: torch.nn.Module, path: Path, side: int) -> None:
+def _export_torchscript(encoder: torch.nn.Module, path: Path, n_inputs: int) -> None:
     """Write the encoder as a traced TorchScript module."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.jit.trace(encoder, torch.zeros(2, 1, side, side)).save(str(path))
+        torch.jit.trace(encoder, torch.zeros(2, n_inputs)).save(str(path))
 
 
 def parity(expected: np.ndarray, actual: np.ndarray, centroids: np.ndarray, fuzzifier: float) -> dict[str, float]:
@@ -147,10 +147,10 @@ REDUCED = {"int8": (ONNX_INT8, export_int8), "fp16": (ONNX_FP16, export_fp16)}  
 def export_bundle(bundle: Bundle, config: ExportConfig = ExportConfig()) -> dict[str, Any]:
     """Export the bundle's encoder in each format, check it on the bundle's reference cells, then add it."""
     model = load_model_weights(bundle)
-    side = model.config.image_side
-    cells = np.load(bundle.file(REFERENCE_CELLS), allow_pickle=False).reshape(-1, 1, side, side)
+    encoder, n_inputs = model.embedder, model.config.n_inputs
+    cells = np.load(bundle.file(REFERENCE_CELLS), allow_pickle=False)
     with torch.no_grad():
-        expected = model.encoder(torch.from_numpy(cells)).numpy()
+        expected = encoder(torch.from_numpy(cells)).numpy()
     report: dict[str, Any] = dict(bundle.manifest.get("exports", {}))
     files: dict[str, Path] = {}
     remove: list[str] = []
@@ -158,12 +158,12 @@ def export_bundle(bundle: Bundle, config: ExportConfig = ExportConfig()) -> dict
         for fmt in (f for f in config.formats if f in ("onnx", "torchscript")):
             if fmt == "onnx":
                 path = Path(tmp) / ONNX
-                simplified, n_pointwise = simplify_encoder(model.encoder, side)
-                export_onnx(simplified, path, config.opset, side)
+                simplified, n_pointwise = simplify_encoder(encoder, n_inputs)
+                export_onnx(simplified, path, config.opset, n_inputs)
                 actual = OnnxEncoder(path, provider="cpu")(cells)
             else:
                 path = Path(tmp) / TORCHSCRIPT
-                _export_torchscript(model.encoder, path, side)
+                _export_torchscript(encoder, path, n_inputs)
                 actual = TorchScriptEncoder(path, provider="cpu")(cells)
             figures = check_parity(expected, actual, bundle.centroids, bundle.fuzzifier, config, fmt)
             extra = {"opset": config.opset, "centre_tap_convs_as_1x1": n_pointwise} if fmt == "onnx" else {}

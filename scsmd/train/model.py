@@ -73,10 +73,12 @@ class Bottleneck(nn.Module):
 
 
 class Encoder(nn.Module):
-    """(n, 1, 28, 28) log-normalized panel -> (n, latent_dim) latent (a 32x32 panel takes the same path: 16, 8, 3)."""
+    """(n, n_inputs) flat input, its first 28 * 28 values the image -> (n, latent_dim) latent (a 32x32 image takes the
+    same path: 16, 8, 3)."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
+        self.side = config.image_side
         d = config.dilations
         self.stem = nn.Sequential(
             nn.Conv2d(1, 32, 5, stride=2, padding=2, bias=False),  # 28 -> 14
@@ -88,6 +90,7 @@ class Encoder(nn.Module):
         self.to_latent = nn.Linear(128 * 3 * 3, config.latent_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :self.side**2].reshape(-1, 1, self.side, self.side)
         x = self.stage3(self.stage2(self.stage1(self.stem(x))))  # (n, 128, 3, 3)
         return self.to_latent(x.flatten(1))  # (n, latent_dim)
 
@@ -139,13 +142,51 @@ class NBHead(nn.Module):
         return zinb_nll(counts, mu, theta, self.dropout(recon)[:, :n_genes]).mean(dim=1)
 
 
+class DenseAutoencoder(nn.Module):
+    """scDeepCluster's branch: the whole flat input -> 256 -> 64 -> latent -> 64 -> 256 -> a ZINB of the panel's raw
+    counts (mean, dispersion, dropout per gene)."""
+
+    def __init__(self, config: ModelConfig, widths: tuple[int, int] = (256, 64)):
+        super().__init__()
+        wide, narrow = widths
+        self.encoder = nn.Sequential(nn.Linear(config.n_inputs, wide), nn.ReLU(), nn.Linear(wide, narrow), nn.ReLU(),
+                                     nn.Linear(narrow, config.dense_latent_dim))
+        self.decoder = nn.Sequential(nn.Linear(config.dense_latent_dim, narrow), nn.ReLU(), nn.Linear(narrow, wide),
+                                     nn.ReLU())
+        self.mean, self.dispersion, self.dropout = (nn.Linear(wide, config.dense_genes) for _ in range(3))
+
+    def nll(self, x: torch.Tensor, counts: torch.Tensor, size_factors: torch.Tensor) -> torch.Tensor:
+        """Per-cell ZINB NLL of the panel's raw counts, summed over genes (scDeepCluster's loss); (n,)."""
+        hidden = self.decoder(self.encoder(x))
+        mu = torch.exp(torch.clamp(self.mean(hidden), LOG_MEAN_MIN, LOG_MEAN_MAX)) * size_factors[:, None]
+        theta = torch.clamp(F.softplus(self.dispersion(hidden)), 1e-4, 1e4)
+        return zinb_nll(counts, mu, theta, self.dropout(hidden)).sum(dim=1)
+
+
+class JointEncoder(nn.Module):
+    """The latent the clusters live in: the image encoder's, and beside it the dense encoder's at unit length, each
+    block scaled by the factor fixed on the training cells (no dense branch: the image latent as it is)."""
+
+    def __init__(self, image: Encoder, dense: nn.Module | None, block_scales: torch.Tensor | None):
+        super().__init__()
+        self.image, self.dense = image, dense
+        self.block_scales = block_scales
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        latent = self.image(x)
+        if self.dense is None:
+            return latent
+        dense = F.normalize(self.dense(x), dim=1)
+        return torch.cat([latent * self.block_scales[0], dense * self.block_scales[1]], dim=1)
+
+
 class ClusterHead(nn.Module):
     """Cellnet: latent -> soft cluster assignment (n, n_clusters)."""
 
     def __init__(self, config: ModelConfig, width: int = 128):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(config.latent_dim, width), nn.BatchNorm1d(width), nn.ReLU(),
+            nn.Linear(config.embedding_dim, width), nn.BatchNorm1d(width), nn.ReLU(),
             nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(),
             nn.Linear(width, config.n_clusters),
         )
@@ -155,7 +196,7 @@ class ClusterHead(nn.Module):
 
 
 class ScSMD(nn.Module):
-    """Encoder, decoder with NB heads, and the Cellnet cluster head."""
+    """Encoder, decoder with NB heads, the Cellnet cluster head, and the optional dense branch beside them."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -166,6 +207,24 @@ class ScSMD(nn.Module):
         self.nb_head = NBHead(n_pixels, zero_inflated=config.likelihood == "zinb")
         self.cluster_head = ClusterHead(config)
         self.apply(self._init_weights)
+        self.dense = DenseAutoencoder(config) if config.dense_genes else None  # PyTorch's default init, as scDeepCluster
+        if self.dense is not None:
+            self.register_buffer("block_scales", torch.ones(2))
+
+    @property
+    def embedder(self) -> JointEncoder:
+        """The module behind the clusters' latent (what is exported), sharing this model's weights."""
+        if self.dense is None:
+            return JointEncoder(self.encoder, None, None)
+        return JointEncoder(self.encoder, self.dense.encoder, self.block_scales)
+
+    @torch.no_grad()
+    def fix_block_scales(self, image_latent: torch.Tensor, dense_latent: torch.Tensor) -> None:
+        """Scale each latent block to total sd 1 over the training cells, the unit-length dense one then to
+        `dense_weight`: the two weigh as configured whatever their raw spread."""
+        dense_latent = F.normalize(dense_latent, dim=1)
+        total_sd = [block.var(dim=0, unbiased=False).sum().sqrt() for block in (image_latent, dense_latent)]
+        self.block_scales.copy_(torch.stack([1 / total_sd[0], self.config.dense_weight / total_sd[1]]))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:

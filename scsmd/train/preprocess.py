@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from scsmd.config import PreprocessConfig, image_side_for
-from scsmd.panel import PanelScaling, library_sizes, logexpr_panel, match_panel, to_image
+from scsmd.panel import PanelScaling, library_sizes, logexpr_panel, match_panel, to_inputs
 from scsmd.train.trainer import TrainData
 
 log = logging.getLogger(__name__)
@@ -34,11 +34,15 @@ def highly_variable_genes(counts: ad.AnnData, n_genes: int, config: PreprocessCo
 
 
 def select_panel(counts: ad.AnnData, config: PreprocessConfig) -> list[str]:
-    """The method's panel: the top `config.n_genes` highly variable genes (fewer when fewer pass the filter)."""
+    """The method's panel: the top `config.n_genes` highly variable genes (fewer when fewer pass the filter), then
+    with a dense branch the rest of the top `config.dense_genes`, each part in input order."""
     panel = highly_variable_genes(counts, config.n_genes, config)
     if len(panel) < config.n_genes:
         log.warning("only %d genes pass the filter; the panel is zero-padded to %d", len(panel),
                     image_side_for(len(panel)) ** 2)
+    if config.dense_genes > config.n_genes:
+        in_image = set(panel)
+        panel += [gene for gene in highly_variable_genes(counts, config.dense_genes, config) if gene not in in_image]
     return panel
 
 
@@ -49,8 +53,8 @@ def size_factors(counts: sp.spmatrix) -> np.ndarray:
 
 
 def training_data(counts: ad.AnnData, panel: list[str], config: PreprocessConfig) -> TrainData:
-    """Images of the log-normalized panel (standardized per gene when `config.scale`), the panel's raw counts and
-    the size factors, as tensors, with the scaling the bundle keeps for new cells."""
+    """Encoder inputs of the log-normalized panel (standardized per gene when `config.scale`), the panel's raw counts
+    and the size factors, as tensors, with the scaling the bundle keeps for new cells."""
     match = match_panel(list(counts.var_names), panel)
     logexpr = logexpr_panel(counts.X, match, target_sum=config.target_sum)
     scaling = PanelScaling.fit(logexpr, config.scale_max) if config.scale else None
@@ -58,7 +62,7 @@ def training_data(counts: ad.AnnData, panel: list[str], config: PreprocessConfig
         logexpr = scaling.apply(logexpr, match)
     panel_counts = sp.csr_matrix(counts.X)[:, match.columns].toarray().astype(np.float32)
     return TrainData(
-        images=torch.from_numpy(to_image(logexpr, image_side_for(len(panel)))),
+        inputs=torch.from_numpy(to_inputs(logexpr, config.image_side(len(panel)))),
         counts=torch.from_numpy(panel_counts),
         size_factors=torch.from_numpy(size_factors(counts.X).astype(np.float32)),
         scaling=scaling,

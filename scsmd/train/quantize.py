@@ -33,7 +33,7 @@ def gate_convs(onnx_path: Path) -> list[list[str]]:
 
 
 def _reader(cells: np.ndarray):
-    """A calibration data reader over (n, 1, side, side) cells in equal batches (the remainder is left out:
+    """A calibration data reader over (n, n_inputs) cells in equal batches (the remainder is left out:
     onnxruntime's histogram calibrators stack the batches into one array)."""
     from onnxruntime.quantization import CalibrationDataReader
 

@@ -8,13 +8,13 @@ import torch
 import torch.nn as nn
 
 
-def _input_sizes(encoder: nn.Module, side: int) -> dict[nn.Conv2d, tuple[int, int]]:
+def _input_sizes(encoder: nn.Module, n_inputs: int) -> dict[nn.Conv2d, tuple[int, int]]:
     """Spatial input size of every 3x3 conv, recorded by hooks on one forward pass."""
     sizes: dict[nn.Conv2d, tuple[int, int]] = {}
     hooks = [m.register_forward_pre_hook(lambda m, args: sizes.__setitem__(m, tuple(args[0].shape[-2:])))
              for m in encoder.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
     with torch.no_grad():
-        encoder(torch.zeros(2, 1, side, side))
+        encoder(torch.zeros(2, n_inputs))
     for hook in hooks:
         hook.remove()
     return sizes
@@ -36,10 +36,10 @@ def _as_pointwise(conv: nn.Conv2d) -> nn.Conv2d:
     return pointwise
 
 
-def simplify_encoder(encoder: nn.Module, side: int = 28) -> tuple[nn.Module, int]:
+def simplify_encoder(encoder: nn.Module, n_inputs: int = 784) -> tuple[nn.Module, int]:
     """A copy of the eval-mode encoder with centre-tap-only dilated convs made 1x1; returns it and how many."""
     simplified = copy.deepcopy(encoder).eval()
-    sizes = _input_sizes(simplified, side)
+    sizes = _input_sizes(simplified, n_inputs)
     targets = {conv for conv, size in sizes.items() if conv.dilation != (1, 1) and _centre_only(conv, size)}
     for parent in list(simplified.modules()):
         for name, child in parent.named_children():

@@ -19,20 +19,21 @@ from scsmd.errors import ScsmdError
 from scsmd.infer.assign import squared_distances
 from scsmd.panel import PanelScaling
 from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, pair_targets, pairwise_loss
-from scsmd.train.model import ScSMD
+from scsmd.train.model import DenseAutoencoder, ScSMD
 
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[dict], None]
-STAGE_RATES = {"pretrain": "pretrain_lr", "fuzzy": "fuzzy_lr", "cellnet": "head_lr, cellnet_ae_lr"}  # TrainConfig fields
+STAGE_RATES = {"pretrain": "pretrain_lr", "dense": "dense_lr", "fuzzy": "fuzzy_lr",
+               "cellnet": "head_lr, cellnet_ae_lr"}  # TrainConfig fields
 
 
 @dataclass
 class TrainData:
-    """Tensors of one training set: images (n, 1, 28, 28), panel counts (n, g), size factors (n,), and the per-gene
-    scaling that made the images (None: unscaled log values)."""
+    """Tensors of one training set: encoder inputs (n, n_inputs), panel counts (n, g), size factors (n,), and the
+    per-gene scaling that made the inputs (None: unscaled log values)."""
 
-    images: torch.Tensor
+    inputs: torch.Tensor
     counts: torch.Tensor
     size_factors: torch.Tensor
     scaling: PanelScaling | None = None
@@ -40,7 +41,7 @@ class TrainData:
     @property
     def n_cells(self) -> int:
         """Number of cells."""
-        return self.images.shape[0]
+        return self.inputs.shape[0]
 
     @property
     def n_genes(self) -> int:
@@ -49,7 +50,7 @@ class TrainData:
 
     def to(self, device: torch.device) -> TrainData:
         """The same tensors on `device`: one copy up front instead of one per batch."""
-        return replace(self, images=self.images.to(device), counts=self.counts.to(device),
+        return replace(self, inputs=self.inputs.to(device), counts=self.counts.to(device),
                        size_factors=self.size_factors.to(device))
 
 
@@ -98,7 +99,7 @@ def exact_kernels(device: torch.device) -> Iterator[None]:
 
 def _batches(data: TrainData, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     """Shuffled index batches on the data's device; a trailing batch of one cell is dropped (BatchNorm needs two)."""
-    order = torch.randperm(data.n_cells, generator=generator).to(data.images.device)
+    order = torch.randperm(data.n_cells, generator=generator).to(data.inputs.device)
     for start in range(0, data.n_cells, batch_size):
         batch = order[start:start + batch_size]
         if len(batch) >= 2:
@@ -106,12 +107,14 @@ def _batches(data: TrainData, batch_size: int, generator: torch.Generator) -> It
 
 
 @torch.no_grad()
-def encode(model: ScSMD, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Latent of every cell in eval mode, (n, latent_dim)."""
+def encode(model: ScSMD, inputs: torch.Tensor, batch_size: int = 1024, encoder: torch.nn.Module | None = None
+           ) -> torch.Tensor:
+    """Latent the clusters live in (or `encoder`'s) of every cell in eval mode, (n, dim)."""
     was_training = model.training
     model.eval()
+    encoder = encoder or model.embedder
     device = next(model.parameters()).device
-    latent = torch.cat([model.encoder(images[i:i + batch_size].to(device)) for i in range(0, len(images), batch_size)])
+    latent = torch.cat([encoder(inputs[i:i + batch_size].to(device)) for i in range(0, len(inputs), batch_size)])
     model.train(was_training)
     return latent
 
@@ -124,13 +127,14 @@ def _weighted_centroids(latent: torch.Tensor, centroids: torch.Tensor, fuzzifier
 
 def _reconstruction_errors(model: ScSMD, x: torch.Tensor, counts: torch.Tensor, size_factors: torch.Tensor
                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Latent, per-cell MSE of the panel genes, and per-cell mean NB (or ZINB) NLL of their raw counts."""
+    """Latent, per-cell MSE of the image's genes, and per-cell mean NB (or ZINB) NLL of their raw counts."""
     latent = model.encoder(x)
     recon = model.decoder(latent)
+    counts = counts[:, :recon.shape[1]]  # the image's genes; those past it are the dense branch's
     nb_error = model.nb_head.nll(recon, counts, size_factors)  # before the MSE: autograd then sums recon's gradients
     # in the order it always has, so NB results stay bit-identical
     n_genes = counts.shape[1]
-    recon_error = (recon[:, :n_genes] - x.flatten(1)[:, :n_genes]).pow(2).mean(dim=1)
+    recon_error = (recon[:, :n_genes] - x[:, :n_genes]).pow(2).mean(dim=1)
     return latent, recon_error, nb_error
 
 
@@ -176,20 +180,36 @@ def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torc
         if config.pretrain_schedule == "cosine" else None
     for _ in stage.epochs():
         for batch in _batches(data, config.batch_size, generator):
-            x = data.images[batch]
+            x = data.inputs[batch]
             if config.pretrain_nb_weight > 0:
                 _, recon_error, nb_error = _reconstruction_errors(
                     model, x, data.counts[batch], data.size_factors[batch])
                 loss = (recon_error + config.pretrain_nb_weight * nb_error).mean()
             else:
                 recon = model.decoder(model.encoder(x))
-                loss = (recon[:, :data.n_genes] - x.flatten(1)[:, :data.n_genes]).pow(2).mean()
+                n_genes = min(data.n_genes, recon.shape[1])
+                loss = (recon[:, :n_genes] - x[:, :n_genes]).pow(2).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             stage.add(loss, len(batch))
         if schedule is not None:
             schedule.step()
+
+
+def pretrain_dense(dense: DenseAutoencoder, data: TrainData, config: TrainConfig, generator: torch.Generator,
+                   stage: _Stage) -> None:
+    """Stage 1b: the dense branch learns the ZINB of the panel's raw counts from noisy inputs, as scDeepCluster."""
+    optimizer = torch.optim.Adam(dense.parameters(), lr=config.dense_lr, amsgrad=True)
+    for _ in stage.epochs():
+        for batch in _batches(data, config.dense_batch_size, generator):
+            x = data.inputs[batch]
+            loss = dense.nll(x + config.dense_noise * torch.randn_like(x), data.counts[batch],
+                             data.size_factors[batch]).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            stage.add(loss, len(batch))
 
 
 def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: TrainConfig,
@@ -199,7 +219,7 @@ def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: 
     optimizer = torch.optim.SGD(params, lr=config.fuzzy_lr, momentum=config.fuzzy_momentum)
     for epoch in stage.epochs():
         for batch in _batches(data, config.batch_size, generator):
-            x = data.images[batch]
+            x = data.inputs[batch]
             latent, recon_error, nb_error = _reconstruction_errors(
                 model, x, data.counts[batch], data.size_factors[batch])
             weights = fuzzy_memberships(latent.detach(), centroids, config.fuzzifier) ** config.fuzzifier
@@ -210,7 +230,7 @@ def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: 
             optimizer.step()
             stage.add(loss, len(batch))
         if (epoch + 1) % config.centroid_update_every == 0:
-            centroids = _weighted_centroids(encode(model, data.images), centroids, config.fuzzifier)
+            centroids = _weighted_centroids(encode(model, data.inputs), centroids, config.fuzzifier)
     return centroids
 
 
@@ -219,12 +239,12 @@ def cellnet_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config
     """Stage 3: the Cellnet head learns pairwise same/different from fuzzy memberships, then from itself."""
     optimizer = torch.optim.Adam([
         {"params": model.cluster_head.parameters(), "lr": config.head_lr},
-        {"params": model.encoder.parameters(), "lr": config.cellnet_ae_lr},
+        {"params": model.embedder.parameters(), "lr": config.cellnet_ae_lr},
     ])
     for epoch in stage.epochs():
         use_fuzzy_targets = epoch <= config.fuzzy_target_epochs
         for batch in _batches(data, config.batch_size, generator):
-            latent = model.encoder(data.images[batch])
+            latent = model.embedder(data.inputs[batch])
             cluster_probs = model.cluster_head(latent)
             source = fuzzy_memberships(latent.detach(), centroids, config.fuzzifier) if use_fuzzy_targets else cluster_probs
             loss = pairwise_loss(cluster_probs, pair_targets(source), config.similar_above, config.dissimilar_below,
@@ -234,7 +254,7 @@ def cellnet_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config
             optimizer.step()
             stage.add(loss, len(batch))
         if use_fuzzy_targets:
-            centroids = _weighted_centroids(encode(model, data.images), centroids, config.fuzzifier)
+            centroids = _weighted_centroids(encode(model, data.inputs), centroids, config.fuzzifier)
     return centroids
 
 
@@ -288,6 +308,9 @@ def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.nda
 def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
                 on_epoch: EpochCallback | None = None) -> TrainResult:
     """Run the three stages on one device and return the model with its clusters; same seed, same result."""
+    if model_config.dense_genes and config.fuzzy_epochs > 0:
+        raise ScsmdError("the dense branch needs fuzzy_epochs=0: the fuzzy stage trains the image latent alone, not the "
+                         "joint one the centroids live in; drop the dense genes or the fuzzy epochs")
     device = resolve_device(config.device)
     with exact_kernels(device):
         return _train_on(device, data, model_config, config, on_epoch)
@@ -308,14 +331,18 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
         return _Stage(name, n_epochs, data.n_cells, history, on_epoch)
 
     pretrain(model, data, config, generator, stage("pretrain", config.pretrain_epochs))
-    latent = encode(model, data.images).cpu().numpy()
+    if model.dense is not None:
+        pretrain_dense(model.dense, data, config, generator, stage("dense", config.dense_epochs))
+        model.fix_block_scales(encode(model, data.inputs, encoder=model.encoder),
+                               encode(model, data.inputs, encoder=model.dense.encoder))
+    latent = encode(model, data.inputs).cpu().numpy()
     centroids, smoothed = kmeans_centroids(latent, model_config.n_clusters, config, config.seed)
     centroids = torch.as_tensor(centroids, dtype=torch.float32, device=device)
     centroids = fuzzy_stage(model, data, centroids, config, generator, stage("fuzzy", config.fuzzy_epochs))
     centroids = cellnet_stage(model, data, centroids, config, generator, stage("cellnet", config.cellnet_epochs))
 
     model.eval()
-    latent = encode(model, data.images)
+    latent = encode(model, data.inputs)
     with torch.no_grad():
         probs = model.cluster_head(latent) if config.cellnet_epochs > 0 else \
             fuzzy_memberships(latent, centroids, config.fuzzifier)  # an untrained head has no clusters

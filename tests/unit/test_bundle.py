@@ -43,5 +43,9 @@ def test_tampered_missing_and_newer_bundles_refused(tmp_path):
     (tmp_path / "new" / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(ScsmdError, match="newer"):
         Bundle.load(tmp_path / "new")
+    manifest["format_version"] = 3  # an encoder that took images
+    (tmp_path / "new" / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ScsmdError, match="takes an image.*train the model again"):
+        Bundle.load(tmp_path / "new")
     with pytest.raises(ScsmdError, match="not a model bundle"):
         Bundle.load(tmp_path)

@@ -224,6 +224,35 @@ def test_a_1024_gene_bundle_embeds_its_own_clusters(tmp_path):
     assert (out.obs["scsmd_cluster"].astype(int).to_numpy() == adata.obs["scsmd_cluster"].astype(int).to_numpy()).all()
 
 
+def test_a_dense_branch_bundle_exports_and_embeds_its_own_latent(tmp_path):
+    from conftest import synthetic_counts
+    from scsmd.config import PreprocessConfig, TrainConfig
+    from scsmd.train.preprocess import select_panel
+
+    adata = synthetic_counts()  # 900 genes, 831 past the filter: a 784-gene image and 47 more for the dense branch
+    folder = tmp_path / "dense"
+    result = scsmd.train(adata, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(dense_genes=880),
+                         train_config=TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=2))
+    assert [r["stage"] for r in result.history] == ["pretrain", "dense", "dense"]
+    scsmd.export(folder, config=ExportConfig(formats=("onnx", "torchscript")))
+    bundle = Bundle.load(folder)
+    assert len(bundle.panel) == bundle.preprocess["n_inputs"] == 831 and bundle.manifest["latent_dim"] == 20 + 32
+    assert bundle.panel[:784] == select_panel(adata, PreprocessConfig())  # the image holds the same genes as without
+    assert adata.obsm["X_scsmd"].shape == (240, 52)
+    for backend in ("onnx", "torchscript"):
+        out = scsmd.embed(adata, model=folder, config=EmbedConfig(backend=backend, precision="fp32"), copy=True)
+        assert np.abs(out.obsm["X_scsmd"] - adata.obsm["X_scsmd"]).max() < 1e-4
+        assert (out.obs["scsmd_cluster"] == adata.obs["scsmd_cluster"]).all()
+
+
+def test_the_dense_branch_refuses_a_fuzzy_stage(counts):
+    from scsmd.config import PreprocessConfig, TrainConfig
+
+    with pytest.raises(ScsmdError, match="dense branch needs fuzzy_epochs=0"):
+        scsmd.train(counts, n_clusters=3, preprocess_config=PreprocessConfig(dense_genes=850),
+                    train_config=TrainConfig(batch_size=60, pretrain_epochs=0, dense_epochs=0, fuzzy_epochs=1))
+
+
 def test_a_gpu_build_without_a_gpu_says_it_falls_back(tiny_bundle, caplog):
     import onnxruntime as ort
 

@@ -17,9 +17,9 @@ def test_block_shapes():
 
 def test_network_shapes():
     model = ScSMD(CONFIG).eval()
-    latent, recon, nb_mean, nb_dispersion = model(torch.rand(4, 1, 28, 28))
+    latent, recon, nb_mean, nb_dispersion = model(torch.rand(4, 784))
     assert latent.shape == (4, 20) and recon.shape == nb_mean.shape == nb_dispersion.shape == (4, 784)
-    assert Encoder(CONFIG)(torch.rand(2, 1, 28, 28)).shape == (2, 20)
+    assert Encoder(CONFIG)(torch.rand(2, 784)).shape == (2, 20)
     assert Decoder(CONFIG)(torch.rand(2, 20)).shape == (2, 784)
     probs = ClusterHead(CONFIG).eval()(latent)
     torch.testing.assert_close(probs.sum(1), torch.ones(4))
@@ -29,7 +29,7 @@ def test_network_shapes():
 
 def test_gate_and_latent_are_configurable():
     model = ScSMD(ModelConfig(n_clusters=3, latent_dim=16, dilations=(1, 2)))
-    assert model.encoder(torch.rand(2, 1, 28, 28)).shape == (2, 16)
+    assert model.encoder(torch.rand(2, 784)).shape == (2, 16)
     assert len(model.encoder.stage3.net[3].branches) == 2
 
 
@@ -41,7 +41,7 @@ def test_encoder_size_and_xavier_init():
 
 def test_a_32x32_panel_takes_the_same_path():
     model = ScSMD(ModelConfig(n_clusters=3, image_side=32)).eval()
-    latent, recon, nb_mean, _ = model(torch.rand(2, 1, 32, 32))
+    latent, recon, nb_mean, _ = model(torch.rand(2, 1024))
     assert latent.shape == (2, 20) and recon.shape == nb_mean.shape == (2, 1024)
     assert sum(p.numel() for p in model.encoder.parameters()) == sum(p.numel() for p in ScSMD(CONFIG).encoder.parameters())
 
@@ -62,3 +62,29 @@ def test_zinb_adds_a_dropout_head_and_a_finite_likelihood():
     nll = zinb.nb_head.nll(recon, counts, size_factors)  # the first 700 panel genes, as a smaller panel pads
     assert nll.shape == (3,) and torch.isfinite(nll).all()
     assert not torch.allclose(nll, nb.nb_head.nll(recon, counts, size_factors))
+
+
+def test_the_dense_branch_reads_the_whole_input_and_joins_the_latent_at_its_weight():
+    config = ModelConfig(n_clusters=4, image_side=28, dense_genes=1000, dense_latent_dim=8, dense_weight=0.5)
+    model = ScSMD(config).eval()
+    assert config.n_inputs == 1000 and config.embedding_dim == 28
+    x = torch.randn(64, 1000)
+    image, dense = model.encoder(x), model.dense.encoder(x)
+    model.fix_block_scales(image, dense)
+    joint = model.embedder(x)
+    assert joint.shape == (64, 28) and model.cluster_head(joint).shape == (64, 4)
+    total_sd = [joint[:, :20].var(0, unbiased=False).sum().sqrt(), joint[:, 20:].var(0, unbiased=False).sum().sqrt()]
+    torch.testing.assert_close(torch.stack(total_sd), torch.tensor([1.0, 0.5]))
+    moved = x.clone()
+    moved[:, 784:] += 1.0  # the genes past the image reach the dense branch only
+    torch.testing.assert_close(model.encoder(moved), image)
+    assert not torch.allclose(model.dense.encoder(moved), dense)
+    nll = model.dense.nll(x, torch.poisson(torch.ones(64, 1000)), torch.ones(64))
+    assert nll.shape == (64,) and torch.isfinite(nll).all()
+
+
+def test_without_a_dense_branch_the_joint_latent_is_the_image_latent():
+    model = ScSMD(CONFIG).eval()
+    x = torch.randn(3, 784)
+    assert model.dense is None and "block_scales" not in model.state_dict()
+    torch.testing.assert_close(model.embedder(x), model.encoder(x))

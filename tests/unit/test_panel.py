@@ -3,7 +3,7 @@ import pytest
 import scipy.sparse as sp
 
 from scsmd.errors import ScsmdError
-from scsmd.panel import PanelScaling, logexpr_panel, match_panel, to_image
+from scsmd.panel import PanelScaling, logexpr_panel, match_panel, to_inputs
 
 
 def test_genes_matched_by_name_not_position():
@@ -28,12 +28,13 @@ def test_empty_cell_is_zero_not_nan():
     assert np.all(out == 0)
 
 
-def test_image_row_major_and_padded():
-    image = to_image(np.arange(1, 31, dtype=np.float32).reshape(1, 30), side=28)
-    assert image.shape == (1, 1, 28, 28)
+def test_inputs_pad_the_image_and_keep_the_genes_past_it():
+    inputs = to_inputs(np.arange(1, 31, dtype=np.float32).reshape(1, 30), side=28)
+    assert inputs.shape == (1, 784)
+    image = inputs.reshape(1, 1, 28, 28)  # row by row, as the encoder lays it out
     assert image[0, 0, 0, 27] == 28 and image[0, 0, 1, 1] == 30 and image[0, 0, 1, 2] == 0
-    with pytest.raises(ScsmdError):
-        to_image(np.zeros((1, 785), np.float32))
+    wide = to_inputs(np.arange(1, 1001, dtype=np.float32).reshape(1, 1000), side=28)
+    assert wide.shape == (1, 1000) and wide[0, 999] == 1000
 
 
 def test_sparse_and_dense_inputs_give_the_dense_formula():

@@ -16,7 +16,7 @@ def test_centre_tap_convs_become_exact_1x1_convs():
     assert n_pointwise == 4  # dilation 8 at 7x7; 4, 6 and 8 at 3x3
     dilated = [m for m in simplified.modules() if isinstance(m, torch.nn.Conv2d) and m.dilation != (1, 1)]
     assert len(dilated) == 12 - 4
-    x = torch.rand(33, 1, 28, 28)
+    x = torch.rand(33, 784)
     with torch.no_grad():
         torch.testing.assert_close(simplified(x), model.encoder(x), atol=1e-5, rtol=0)
     assert any(m.dilation != (1, 1) for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d))  # original kept

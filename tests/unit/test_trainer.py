@@ -18,8 +18,8 @@ def test_panel_and_tensors(counts):
     panel = select_panel(counts, config)
     assert len(panel) == 500 and panel == [g for g in counts.var_names if g in set(panel)]  # input order
     data = training_data(counts, panel, config)
-    assert data.images.shape == (240, 1, 28, 28) and data.counts.shape == (240, 500)
-    assert torch.all(data.images.flatten(1)[:, 500:] == 0)  # zero padding after the panel
+    assert data.inputs.shape == (240, 784) and data.counts.shape == (240, 500)
+    assert torch.all(data.inputs[:, 500:] == 0)  # zero padding after the panel
     assert torch.isclose(data.size_factors.median(), torch.tensor(1.0), atol=0.02)
 
 
