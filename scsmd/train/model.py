@@ -173,11 +173,14 @@ class JointEncoder(nn.Module):
         self.block_scales = block_scales
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        latent = self.image(x)
+        return self.join(self.image(x), x)
+
+    def join(self, image_latent: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The joint latent from the image latent already computed for `x`."""
         if self.dense is None:
-            return latent
+            return image_latent
         dense = F.normalize(self.dense(x), dim=1)
-        return torch.cat([latent * self.block_scales[0], dense * self.block_scales[1]], dim=1)
+        return torch.cat([image_latent * self.block_scales[0], dense * self.block_scales[1]], dim=1)
 
 
 class ClusterHead(nn.Module):

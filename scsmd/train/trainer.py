@@ -214,14 +214,17 @@ def pretrain_dense(dense: DenseAutoencoder, data: TrainData, config: TrainConfig
 
 def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: TrainConfig,
                 generator: torch.Generator, stage: _Stage) -> torch.Tensor:
-    """Stage 2: reconstruction + centroid pull + NB on counts, weighted by fuzzy memberships; returns centroids."""
-    params = [*model.encoder.parameters(), *model.decoder.parameters(), *model.nb_head.parameters()]
+    """Stage 2: reconstruction + centroid pull + NB on counts, weighted by fuzzy memberships; returns centroids. The
+    pull acts on the latent the centroids live in (with a dense branch, the joint one), the rest on the image's."""
+    embedder = model.embedder
+    params = [*embedder.parameters(), *model.decoder.parameters(), *model.nb_head.parameters()]
     optimizer = torch.optim.SGD(params, lr=config.fuzzy_lr, momentum=config.fuzzy_momentum)
     for epoch in stage.epochs():
         for batch in _batches(data, config.batch_size, generator):
             x = data.inputs[batch]
             latent, recon_error, nb_error = _reconstruction_errors(
                 model, x, data.counts[batch], data.size_factors[batch])
+            latent = embedder.join(latent, x)
             weights = fuzzy_memberships(latent.detach(), centroids, config.fuzzifier) ** config.fuzzifier
             loss = fuzzy_loss(recon_error, nb_error, latent, centroids, weights,
                               config.centroid_weight, config.nb_weight)
@@ -308,9 +311,6 @@ def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.nda
 def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
                 on_epoch: EpochCallback | None = None) -> TrainResult:
     """Run the three stages on one device and return the model with its clusters; same seed, same result."""
-    if model_config.dense_genes and config.fuzzy_epochs > 0:
-        raise ScsmdError("the dense branch needs fuzzy_epochs=0: the fuzzy stage trains the image latent alone, not the "
-                         "joint one the centroids live in; drop the dense genes or the fuzzy epochs")
     device = resolve_device(config.device)
     with exact_kernels(device):
         return _train_on(device, data, model_config, config, on_epoch)

@@ -245,12 +245,20 @@ def test_a_dense_branch_bundle_exports_and_embeds_its_own_latent(tmp_path):
         assert (out.obs["scsmd_cluster"] == adata.obs["scsmd_cluster"]).all()
 
 
-def test_the_dense_branch_refuses_a_fuzzy_stage(counts):
-    from scsmd.config import PreprocessConfig, TrainConfig
+def test_the_fuzzy_and_cellnet_stages_train_the_joint_latent(counts):
+    import torch
 
-    with pytest.raises(ScsmdError, match="dense branch needs fuzzy_epochs=0"):
-        scsmd.train(counts, n_clusters=3, preprocess_config=PreprocessConfig(dense_genes=850),
-                    train_config=TrainConfig(batch_size=60, pretrain_epochs=0, dense_epochs=0, fuzzy_epochs=1))
+    from scsmd.config import PreprocessConfig, TrainConfig
+    from scsmd.train.preprocess import select_panel, training_data
+
+    config = TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=1, fuzzy_epochs=2, cellnet_epochs=2)
+    panel_config = PreprocessConfig(dense_genes=850)
+    result = scsmd.train(counts, n_clusters=3, preprocess_config=panel_config, train_config=config)
+    assert [r["stage"] for r in result.history] == ["pretrain", "dense"] + ["fuzzy"] * 2 + ["cellnet"] * 2
+    assert result.latent.shape == (240, 52) and result.centroids.shape == (3, 52)
+    inputs = training_data(counts, select_panel(counts, panel_config), panel_config).inputs
+    with torch.no_grad():
+        np.testing.assert_allclose(result.model.embedder(inputs).numpy(), result.latent, atol=1e-5)
 
 
 def test_a_gpu_build_without_a_gpu_says_it_falls_back(tiny_bundle, caplog):
