@@ -26,8 +26,8 @@ HVG_FLAVOR_HELP = ("How the panel genes are ranked: seurat_v3 (on raw counts; th
                    "method.md's UMI choice and the reference preset's); default: the preset's.")
 SCALE_HELP = ("Standardize each panel gene (training mean and sd, clipped at 10, as sc.pp.scale) before the network; "
               "default: the preset's (default: on, reference: off).")
-DENSE_HELP = ("Genes of the dense ZINB branch beside the image (scDeepCluster's network; the image's genes first, "
-              "0: no branch); default: the preset's.")
+DENSE_HELP = ("Panel genes of the dense ZINB branch beside the image (scDeepCluster's network; the image's genes "
+              "first; 0: none). Default preset 2000, reference 0.")
 PRESET_HELP = "default, or reference (the paper's 20+20+20 schedule, latent 10, on seurat genes, unscaled)."
 
 
@@ -120,12 +120,13 @@ def preprocess(
     output: Path = typer.Option(..., "-o", "--output", help="Output .h5ad: panel genes, log values in X, counts in layers."),
     hvg_flavor: str = typer.Option(PreprocessConfig.hvg_flavor, "--hvg-flavor", help=HVG_FLAVOR_HELP),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
+    dense_genes: int = typer.Option(PreprocessConfig.dense_genes, "--dense-genes", help=DENSE_HELP),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the reference's CSV (cells x genes, log values)."),
     force: bool = typer.Option(False, "--force", help="Replace existing outputs."),
 ) -> None:
     """The method's preprocessing: gene filter, normalize + log1p, top highly variable genes."""
-    config = PreprocessConfig(n_genes=n_genes, hvg_flavor=hvg_flavor)
+    config = PreprocessConfig(n_genes=n_genes, dense_genes=dense_genes, hvg_flavor=hvg_flavor)
     _refuse_existing(output, force)
     adata = read_counts(input, transpose=transpose)
     api.preprocess(adata, config=config)

@@ -46,7 +46,7 @@ class PreprocessConfig:
     scale_max: float = 10.0  # clip standardized values to +-this (sc.pp.scale's max_value)
     # genes of the dense branch beside the image (0: none): the top `dense_genes` of the same ranking, the image's
     # genes first; scDeepCluster's 2000 (bench/README.md, session 16)
-    dense_genes: int = 0
+    dense_genes: int = 2000
 
     def __post_init__(self) -> None:
         _check(1 <= self.n_genes <= IMAGE_SIDES[-1] ** 2,
@@ -178,7 +178,7 @@ class TrainConfig:
 # method.md's panel: seurat-ranked genes of log data, unscaled.
 REFERENCE_SCHEDULE = {"pretrain_epochs": 20, "pretrain_schedule": "constant", "pretrain_nb_weight": 0.0,
                       "kmeans_starts": 10, "smoothing_neighbors": 0, "fuzzy_epochs": 20, "cellnet_epochs": 20}
-REFERENCE_PANEL = {"hvg_flavor": "seurat", "scale": False}
+REFERENCE_PANEL = {"hvg_flavor": "seurat", "scale": False, "dense_genes": 0}
 REFERENCE_MODEL = {"latent_dim": 10, "likelihood": "nb"}
 PRESETS = {"default": ({}, {}, {}), "reference": (REFERENCE_PANEL, REFERENCE_MODEL, REFERENCE_SCHEDULE)}
 # name: (preprocess, model, train) fields

@@ -40,7 +40,8 @@ def test_usage_error_is_exit_2(cells):
 
 
 def test_preprocess_writes_panel_counts_and_reference_csv(cells):
-    result = scsmd("preprocess", "cells.h5ad", "-o", "pre.h5ad", "--n-genes", 300, "--csv", "pre.csv", cwd=cells)
+    result = scsmd("preprocess", "cells.h5ad", "-o", "pre.h5ad", "--n-genes", 300, "--dense-genes", 0, "--csv", "pre.csv",
+                   cwd=cells)
     assert result.returncode == 0, result.stderr
     import anndata as ad
     import numpy as np
@@ -62,8 +63,8 @@ def test_the_two_flavors_select_different_panels(counts):
     from scsmd.config import PreprocessConfig
     from scsmd.train.preprocess import select_panel
 
-    on_log = select_panel(counts, PreprocessConfig(n_genes=200, hvg_flavor="seurat"))
-    on_counts = select_panel(counts, PreprocessConfig(n_genes=200, hvg_flavor="seurat_v3"))
+    on_log = select_panel(counts, PreprocessConfig(n_genes=200, dense_genes=0, hvg_flavor="seurat"))
+    on_counts = select_panel(counts, PreprocessConfig(n_genes=200, dense_genes=0, hvg_flavor="seurat_v3"))
     assert len(on_counts) == len(on_log) == 200 and on_counts != on_log
 
 

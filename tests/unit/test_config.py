@@ -49,7 +49,9 @@ def test_presets_and_overrides():
     tuned = preset("reference", seed=3, pretrain_epochs=None)
     assert tuned.seed == 3 and tuned.pretrain_epochs == 20
     assert preprocess_preset("default") == PreprocessConfig()
-    assert preprocess_preset("reference", scale=True, hvg_flavor=None) == PreprocessConfig(hvg_flavor="seurat")
+    assert preprocess_preset("reference", scale=True, hvg_flavor=None) == PreprocessConfig(hvg_flavor="seurat",
+                                                                                           dense_genes=0)
+    assert PreprocessConfig().dense_genes == 2000  # the default's dense branch
     assert model_preset("default") == ModelConfig() and ModelConfig().latent_dim == 20
     assert model_preset("reference", n_clusters=4, latent_dim=None) == ModelConfig(n_clusters=4, latent_dim=10,
                                                                                  likelihood="nb")

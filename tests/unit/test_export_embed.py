@@ -103,7 +103,8 @@ def test_new_cells_get_the_training_scaling(tmp_path, scale):
 
     adata = synthetic_counts(seed=1)
     folder = tmp_path / "bundle"
-    scsmd.train(adata, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(n_genes=300, scale=scale),
+    panel = PreprocessConfig(n_genes=300, dense_genes=0, scale=scale)
+    scsmd.train(adata, n_clusters=3, bundle_dir=folder, preprocess_config=panel,
                 train_config=TrainConfig(batch_size=60, pretrain_epochs=1))
     bundle = Bundle.load(folder)
     assert (bundle.scaling is not None) == scale
@@ -237,7 +238,7 @@ def test_a_dense_branch_bundle_exports_and_embeds_its_own_latent(tmp_path):
     scsmd.export(folder, config=ExportConfig(formats=("onnx", "torchscript")))
     bundle = Bundle.load(folder)
     assert len(bundle.panel) == bundle.preprocess["n_inputs"] == 831 and bundle.manifest["latent_dim"] == 20 + 32
-    assert bundle.panel[:784] == select_panel(adata, PreprocessConfig())  # the image holds the same genes as without
+    assert bundle.panel[:784] == select_panel(adata, PreprocessConfig(dense_genes=0))  # the image's genes come first
     assert adata.obsm["X_scsmd"].shape == (240, 52)
     for backend in ("onnx", "torchscript"):
         out = scsmd.embed(adata, model=folder, config=EmbedConfig(backend=backend, precision="fp32"), copy=True)

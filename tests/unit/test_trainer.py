@@ -14,7 +14,7 @@ FAST = preset("reference", batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cel
 
 
 def test_panel_and_tensors(counts):
-    config = PreprocessConfig(n_genes=500)
+    config = PreprocessConfig(n_genes=500, dense_genes=0)
     panel = select_panel(counts, config)
     assert len(panel) == 500 and panel == [g for g in counts.var_names if g in set(panel)]  # input order
     data = training_data(counts, panel, config)
@@ -76,7 +76,7 @@ def test_final_clusters_are_nearest_centroid(counts):
     result = scsmd.train(counts, n_clusters=3, train_config=FAST)
     d = ((result.latent[:, None, :] - result.centroids[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(d.argmin(1), result.labels)
-    assert counts.obs["scsmd_cluster"].dtype == "category" and counts.obsm["X_scsmd"].shape == (240, 20)
+    assert counts.obs["scsmd_cluster"].dtype == "category" and counts.obsm["X_scsmd"].shape == (240, 20 + 32)
 
 
 @pytest.mark.parametrize("kwargs, message", [
