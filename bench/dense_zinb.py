@@ -9,8 +9,9 @@ a fully connected autoencoder (genes -> 256 -> 64 -> 32), trained on the ZINB li
 preprocessing (`seurat_v3` genes, log-normalized, standardized) and clusters its latent as scsmd's default does
 (KMeans 100 on the 10-NN x 3 smoothed latent, nearest centroid), so the ARI it prints differs from scsmd's default
 only by the network and its loss; `dense_l2` clusters the same latent with each cell's vector scaled to unit length.
-`--concat-weights W ...` also trains scsmd's default (same seed, public API) and clusters its latent beside the
-unit-length dense latent weighted by W (each block divided by its overall sd first): one row `concat_W` per weight.
+`--concat-weights W ...` also trains scsmd's image network alone (`--dense-genes 0`, same seed, public API) and
+clusters its latent beside the unit-length dense latent weighted by W (each block divided by its overall sd first):
+one row `concat_W` per weight, what scsmd's default (session 16) does inside one model at W = 0.7.
 No label is used except to score.
 """
 from __future__ import annotations
@@ -22,40 +23,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 import scsmd
 from scsmd.atomic import atomic_path
-from scsmd.config import PreprocessConfig, TrainConfig
+from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig
 from scsmd.infer.assign import squared_distances
 from scsmd.io import read_counts
 from scsmd.metrics import score_clusters
-from scsmd.panel import PanelScaling, logexpr_panel, match_panel
-from scsmd.train.losses import zinb_nll
-from scsmd.train.model import LOG_MEAN_MAX, LOG_MEAN_MIN
+from scsmd.panel import PanelScaling, logexpr_panel, match_panel, to_inputs
+from scsmd.train.model import DenseAutoencoder
 from scsmd.train.preprocess import highly_variable_genes, size_factors
 from scsmd.train.trainer import kmeans_centroids
 
 LABEL_KEY = "cell_type"
-
-
-class DenseZINB(nn.Module):
-    """scDeepCluster's autoencoder: genes -> 256 -> 64 -> latent -> 64 -> 256 -> ZINB mean, dispersion, dropout."""
-
-    def __init__(self, n_genes: int, latent_dim: int):
-        super().__init__()
-        self.encoder = nn.Sequential(nn.Linear(n_genes, 256), nn.ReLU(), nn.Linear(256, 64), nn.ReLU(),
-                                     nn.Linear(64, latent_dim))
-        self.decoder = nn.Sequential(nn.Linear(latent_dim, 64), nn.ReLU(), nn.Linear(64, 256), nn.ReLU())
-        self.mean, self.dispersion, self.dropout = (nn.Linear(256, n_genes) for _ in range(3))
-
-    def nll(self, x: torch.Tensor, counts: torch.Tensor, size_factors: torch.Tensor) -> torch.Tensor:
-        """Mean over cells of the ZINB NLL of the raw counts, summed over genes (scDeepCluster's loss)."""
-        hidden = self.decoder(self.encoder(x))
-        mu = torch.exp(torch.clamp(self.mean(hidden), LOG_MEAN_MIN, LOG_MEAN_MAX)) * size_factors[:, None]
-        theta = torch.clamp(F.softplus(self.dispersion(hidden)), 1e-4, 1e4)
-        return zinb_nll(counts, mu, theta, self.dropout(hidden)).sum(dim=1).mean()
 
 
 def panel_tensors(counts, n_genes: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -65,7 +45,7 @@ def panel_tensors(counts, n_genes: int) -> tuple[torch.Tensor, torch.Tensor, tor
     logexpr = logexpr_panel(counts.X, match, target_sum=config.target_sum)
     scaled = PanelScaling.fit(logexpr, config.scale_max).apply(logexpr, match)
     raw = counts.X[:, match.columns].toarray().astype(np.float32)
-    return (torch.from_numpy(scaled), torch.from_numpy(raw),
+    return (torch.from_numpy(to_inputs(scaled)), torch.from_numpy(raw),
             torch.from_numpy(size_factors(counts.X).astype(np.float32)))
 
 
@@ -73,12 +53,12 @@ def train_latent(x: torch.Tensor, counts: torch.Tensor, sf: torch.Tensor, args: 
                  ) -> np.ndarray:
     """Pretrain the dense ZINB autoencoder as scDeepCluster does (Adam 1e-3 amsgrad, batch 256, noisy input)."""
     torch.manual_seed(seed)
-    model = DenseZINB(x.shape[1], args.latent_dim)
+    model = DenseAutoencoder(ModelConfig(dense_genes=counts.shape[1], dense_latent_dim=args.latent_dim))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
     for _ in range(args.epochs):
         for batch in torch.randperm(len(x)).split(256):
             noisy = x[batch] + args.noise * torch.randn_like(x[batch])
-            loss = model.nll(noisy, counts[batch], sf[batch])
+            loss = model.nll(noisy, counts[batch], sf[batch]).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -108,8 +88,9 @@ def run(path: Path, seed: int, args: argparse.Namespace) -> list[dict]:
     dense_l2 = dense / np.linalg.norm(dense, axis=1, keepdims=True).clip(1e-12)
     latents = {"dense": dense, "dense_l2": dense_l2}
     if args.concat_weights:
-        conv = scsmd.train(counts, n_clusters=n_clusters, train_config=TrainConfig(seed=seed)).latent
-        latents["scsmd_default"] = conv
+        conv = scsmd.train(counts, n_clusters=n_clusters, preprocess_config=PreprocessConfig(dense_genes=0),
+                           train_config=TrainConfig(seed=seed)).latent  # the image network alone
+        latents["scsmd_image_only"] = conv
         for weight in args.concat_weights:
             latents[f"concat_{weight:g}"] = np.hstack([unit_total_sd(conv), weight * unit_total_sd(dense_l2)])
     return [{"dataset": path.stem, "seed": seed, "method": method, "dense_seconds": seconds,
