@@ -112,7 +112,7 @@ def encode(model: ScSMD, inputs: torch.Tensor, batch_size: int = 1024, encoder: 
     """Latent the clusters live in (or `encoder`'s) of every cell in eval mode, (n, dim)."""
     was_training = model.training
     model.eval()
-    encoder = encoder or model.embedder
+    encoder = model.embedder if encoder is None else encoder  # a module's truth is its length, not presence
     device = next(model.parameters()).device
     latent = torch.cat([encoder(inputs[i:i + batch_size].to(device)) for i in range(0, len(inputs), batch_size)])
     model.train(was_training)
