@@ -177,9 +177,11 @@ class JointEncoder(nn.Module):
 
     def join(self, image_latent: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The joint latent from the image latent already computed for `x`."""
-        if self.dense is None:
-            return image_latent
-        dense = F.normalize(self.dense(x), dim=1)
+        return image_latent if self.dense is None else self.combine(image_latent, self.dense(x))
+
+    def combine(self, image_latent: torch.Tensor, dense_latent: torch.Tensor) -> torch.Tensor:
+        """The joint latent from both blocks already computed: the dense one at unit length, each block scaled."""
+        dense = F.normalize(dense_latent, dim=1)
         return torch.cat([image_latent * self.block_scales[0], dense * self.block_scales[1]], dim=1)
 
 

@@ -331,11 +331,14 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
         return _Stage(name, n_epochs, data.n_cells, history, on_epoch)
 
     pretrain(model, data, config, generator, stage("pretrain", config.pretrain_epochs))
-    if model.dense is not None:
+    if model.dense is None:
+        latent = encode(model, data.inputs)
+    else:
         pretrain_dense(model.dense, data, config, generator, stage("dense", config.dense_epochs))
-        model.fix_block_scales(encode(model, data.inputs, encoder=model.encoder),
-                               encode(model, data.inputs, encoder=model.dense.encoder))
-    latent = encode(model, data.inputs).cpu().numpy()
+        image, dense = (encode(model, data.inputs, encoder=e) for e in (model.encoder, model.dense.encoder))
+        model.fix_block_scales(image, dense)
+        latent = model.embedder.combine(image, dense)  # each encoder ran once over the cells
+    latent = latent.cpu().numpy()
     centroids, smoothed = kmeans_centroids(latent, model_config.n_clusters, config, config.seed)
     centroids = torch.as_tensor(centroids, dtype=torch.float32, device=device)
     centroids = fuzzy_stage(model, data, centroids, config, generator, stage("fuzzy", config.fuzzy_epochs))
