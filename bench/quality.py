@@ -2,16 +2,16 @@
 
     python bench/quality.py [--data-dir ../shared/data] [--seeds 0 1 2] [--presets default reference]
                             [--set FIELD=VALUE ...] [--n-genes N] [--hvg-flavor F] [--scale | --no-scale]
-                            [--dense-genes G] [--dense-weight W] [--latent-dim D] [--likelihood nb|zinb]
-                            [--no-baselines]
+                            [--dense-genes G] [--dense-members M] [--dense-weight W] [--latent-dim D]
+                            [--likelihood nb|zinb] [--no-baselines]
                             [--out bench/results/quality.json]
 
 Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times; for scsmd also the ARI of the
 latent's nearest true-type means (what a partition of that latent could reach) and the mean ARI of its clustering
 over five KMeans random states (one draw moves worm's ARI by up to 0.19). `--set` changes TrainConfig fields of
 every preset run (an ablation row), e.g. `--set pretrain_nb_weight=0 --presets default`; `--n-genes`, `--hvg-flavor`
-and `--scale` change each preset's panel, `--dense-genes` its dense branch (0: none), `--dense-weight`, `--latent-dim`
-and `--likelihood` its network. Baselines: KMeans-PCA and
+and `--scale` change each preset's panel, `--dense-genes` its dense branch (0: none), `--dense-members`,
+`--dense-weight`, `--latent-dim` and `--likelihood` its network. Baselines: KMeans-PCA and
 Leiden on the issue's panel (784 seurat genes of log data), and KMeans-PCA on the default panel scaled (scanpy's
 usual seurat_v3 -> scale -> PCA).
 """
@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--hvg-flavor", help="scsmd's gene ranking (ablation; default: each preset's).")
     parser.add_argument("--scale", action=argparse.BooleanOptionalAction, help="Scale scsmd's panel genes (ablation).")
     parser.add_argument("--dense-genes", type=int, help="scsmd's dense branch genes (ablation; 0: none; each preset's).")
+    parser.add_argument("--dense-members", type=int, help="scsmd's dense autoencoders (ablation; each preset's).")
     parser.add_argument("--dense-weight", type=float, help="scsmd's dense latent weight (ablation; each preset's).")
     parser.add_argument("--latent-dim", type=int, help="scsmd's latent size (ablation; default: each preset's).")
     parser.add_argument("--likelihood", choices=["nb", "zinb"], help="scsmd's count likelihood (ablation; each preset's).")
@@ -174,7 +175,8 @@ def main() -> None:
     panel_overrides = {"n_genes": args.n_genes, "hvg_flavor": args.hvg_flavor, "scale": args.scale,
                        "dense_genes": args.dense_genes}
     changed = {**overrides, **{k: v for k, v in panel_overrides.items() if v not in (None, getattr(PreprocessConfig, k))}}
-    model_overrides = {"latent_dim": args.latent_dim, "likelihood": args.likelihood, "dense_weight": args.dense_weight}
+    model_overrides = {"latent_dim": args.latent_dim, "likelihood": args.likelihood, "dense_weight": args.dense_weight,
+                       "dense_members": args.dense_members}
     changed.update({k: v for k, v in model_overrides.items() if v is not None})
     suffix = "".join(f" {k}={v}" for k, v in changed.items())
     configs = {f"scsmd_{name}{suffix}": (preprocess_preset(name, **panel_overrides),

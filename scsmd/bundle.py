@@ -15,8 +15,9 @@ from scsmd.errors import ScsmdError
 from scsmd.infer.label_head import LabelHead
 from scsmd.panel import PanelScaling
 
-FORMAT_VERSION = 4  # 2: encoder_int8.onnx; 3: a standardized panel (preprocess gene_mean / gene_std), encoder_fp16.onnx;
-# 4: the encoder takes a flat (n, n_inputs) vector, not an image (the dense branch's genes follow the image's)
+FORMAT_VERSION = 5  # 2: encoder_int8.onnx; 3: a standardized panel (preprocess gene_mean / gene_std), encoder_fp16.onnx;
+# 4: the encoder takes a flat (n, n_inputs) vector, not an image (the dense branch's genes follow the image's);
+# 5: model.pt holds `model.dense_members` dense autoencoders (4: one, its weights under `dense.`, still read)
 OLDEST_FORMAT = 4
 MANIFEST = "manifest.json"
 WEIGHTS = "model.pt"

@@ -18,7 +18,10 @@ def save_weights(model: ScSMD, folder: Path) -> None:
 def load_model_weights(bundle: Bundle) -> ScSMD:
     """Rebuild the network from a verified bundle's model.pt, in eval mode on the CPU."""
     checkpoint = torch.load(bundle.file(WEIGHTS), map_location="cpu", weights_only=True)
-    values = {"likelihood": "nb", **checkpoint["model_config"]}  # bundles written before the field were all NB
+    values = {"likelihood": "nb", "dense_members": 1, **checkpoint["model_config"]}  # the defaults before each field
+    state = checkpoint["state_dict"]
+    if "dense_members" not in checkpoint["model_config"]:  # format 4: the one dense autoencoder was `dense`
+        state = {"dense.0." + key[6:] if key.startswith("dense.") else key: value for key, value in state.items()}
     model = ScSMD(from_dict(ModelConfig, values))
-    model.load_state_dict(checkpoint["state_dict"])
+    model.load_state_dict(state)
     return model.eval()

@@ -163,11 +163,23 @@ class DenseAutoencoder(nn.Module):
         return zinb_nll(counts, mu, theta, self.dropout(hidden)).sum(dim=1)
 
 
+class DenseEncoders(nn.Module):
+    """The dense members' encoders side by side, each latent at unit length: distances in it average the members'
+    (a consensus over their seeds)."""
+
+    def __init__(self, members: nn.ModuleList):
+        super().__init__()
+        self.members = nn.ModuleList(member.encoder for member in members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.normalize(encoder(x), dim=1) for encoder in self.members], dim=1)
+
+
 class JointEncoder(nn.Module):
-    """The latent the clusters live in: the image encoder's, and beside it the dense encoder's at unit length, each
+    """The latent the clusters live in: the image encoder's, and beside it the dense members' (DenseEncoders), each
     block scaled by the factor fixed on the training cells (no dense branch: the image latent as it is)."""
 
-    def __init__(self, image: Encoder, dense: nn.Module | None, block_scales: torch.Tensor | None):
+    def __init__(self, image: Encoder, dense: DenseEncoders | None, block_scales: torch.Tensor | None):
         super().__init__()
         self.image, self.dense = image, dense
         self.block_scales = block_scales
@@ -180,9 +192,8 @@ class JointEncoder(nn.Module):
         return image_latent if self.dense is None else self.combine(image_latent, self.dense(x))
 
     def combine(self, image_latent: torch.Tensor, dense_latent: torch.Tensor) -> torch.Tensor:
-        """The joint latent from both blocks already computed: the dense one at unit length, each block scaled."""
-        dense = F.normalize(dense_latent, dim=1)
-        return torch.cat([image_latent * self.block_scales[0], dense * self.block_scales[1]], dim=1)
+        """The joint latent from both blocks already computed, each scaled."""
+        return torch.cat([image_latent * self.block_scales[0], dense_latent * self.block_scales[1]], dim=1)
 
 
 class ClusterHead(nn.Module):
@@ -201,7 +212,7 @@ class ClusterHead(nn.Module):
 
 
 class ScSMD(nn.Module):
-    """Encoder, decoder with NB heads, the Cellnet cluster head, and the optional dense branch beside them."""
+    """Encoder, decoder with NB heads, the Cellnet cluster head, and the optional dense members beside them."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -212,7 +223,8 @@ class ScSMD(nn.Module):
         self.nb_head = NBHead(n_pixels, zero_inflated=config.likelihood == "zinb")
         self.cluster_head = ClusterHead(config)
         self.apply(self._init_weights)
-        self.dense = DenseAutoencoder(config) if config.dense_genes else None  # PyTorch's default init, as scDeepCluster
+        self.dense = nn.ModuleList(DenseAutoencoder(config) for _ in range(config.dense_members)) \
+            if config.dense_genes else None  # PyTorch's default init, as scDeepCluster
         if self.dense is not None:
             self.register_buffer("block_scales", torch.ones(2))
 
@@ -221,13 +233,12 @@ class ScSMD(nn.Module):
         """The module behind the clusters' latent (what is exported), sharing this model's weights."""
         if self.dense is None:
             return JointEncoder(self.encoder, None, None)
-        return JointEncoder(self.encoder, self.dense.encoder, self.block_scales)
+        return JointEncoder(self.encoder, DenseEncoders(self.dense), self.block_scales)
 
     @torch.no_grad()
     def fix_block_scales(self, image_latent: torch.Tensor, dense_latent: torch.Tensor) -> None:
-        """Scale each latent block to total sd 1 over the training cells, the unit-length dense one then to
-        `dense_weight`: the two weigh as configured whatever their raw spread."""
-        dense_latent = F.normalize(dense_latent, dim=1)
+        """Scale each latent block (the dense one as DenseEncoders gives it) to total sd 1 over the training cells, the
+        dense one then to `dense_weight`: the two weigh as configured whatever their raw spread."""
         total_sd = [block.var(dim=0, unbiased=False).sum().sqrt() for block in (image_latent, dense_latent)]
         self.block_scales.copy_(torch.stack([1 / total_sd[0], self.config.dense_weight / total_sd[1]]))
 

@@ -19,7 +19,7 @@ from scsmd.errors import ScsmdError
 from scsmd.infer.assign import squared_distances
 from scsmd.panel import PanelScaling
 from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, pair_targets, pairwise_loss
-from scsmd.train.model import DenseAutoencoder, ScSMD
+from scsmd.train.model import ScSMD
 
 log = logging.getLogger(__name__)
 
@@ -197,19 +197,21 @@ def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torc
             schedule.step()
 
 
-def pretrain_dense(dense: DenseAutoencoder, data: TrainData, config: TrainConfig, generator: torch.Generator,
+def pretrain_dense(members: torch.nn.ModuleList, data: TrainData, config: TrainConfig, generator: torch.Generator,
                    stage: _Stage) -> None:
-    """Stage 1b: the dense branch learns the ZINB of the panel's raw counts from noisy inputs, as scDeepCluster."""
-    optimizer = torch.optim.Adam(dense.parameters(), lr=config.dense_lr, amsgrad=True)
+    """Stage 1b: each dense member learns the ZINB of the panel's raw counts from noisy inputs, as scDeepCluster, with
+    its own optimizer, batches and noise; the stage's loss is the members' mean."""
+    optimizers = [torch.optim.Adam(member.parameters(), lr=config.dense_lr, amsgrad=True) for member in members]
     for _ in stage.epochs():
-        for batch in _batches(data, config.dense_batch_size, generator):
-            x = data.inputs[batch]
-            loss = dense.nll(x + config.dense_noise * torch.randn_like(x), data.counts[batch],
-                             data.size_factors[batch]).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            stage.add(loss, len(batch))
+        for member, optimizer in zip(members, optimizers):
+            for batch in _batches(data, config.dense_batch_size, generator):
+                x = data.inputs[batch]
+                loss = member.nll(x + config.dense_noise * torch.randn_like(x), data.counts[batch],
+                                  data.size_factors[batch]).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                stage.add(loss / len(members), len(batch))
 
 
 def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: TrainConfig,
@@ -335,7 +337,7 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
         latent = encode(model, data.inputs)
     else:
         pretrain_dense(model.dense, data, config, generator, stage("dense", config.dense_epochs))
-        image, dense = (encode(model, data.inputs, encoder=e) for e in (model.encoder, model.dense.encoder))
+        image, dense = (encode(model, data.inputs, encoder=e) for e in (model.encoder, model.embedder.dense))
         model.fix_block_scales(image, dense)
         latent = model.embedder.combine(image, dense)  # each encoder ran once over the cells
     latent = latent.cpu().numpy()

@@ -237,13 +237,37 @@ def test_a_dense_branch_bundle_exports_and_embeds_its_own_latent(tmp_path):
     assert [r["stage"] for r in result.history] == ["pretrain", "dense", "dense"]
     scsmd.export(folder, config=ExportConfig(formats=("onnx", "torchscript")))
     bundle = Bundle.load(folder)
-    assert len(bundle.panel) == bundle.preprocess["n_inputs"] == 831 and bundle.manifest["latent_dim"] == 20 + 32
+    assert len(bundle.panel) == bundle.preprocess["n_inputs"] == 831 and bundle.manifest["latent_dim"] == 20 + 3 * 32
     assert bundle.panel[:784] == select_panel(adata, PreprocessConfig(dense_genes=0))  # the image's genes come first
-    assert adata.obsm["X_scsmd"].shape == (240, 52)
+    assert adata.obsm["X_scsmd"].shape == (240, 116)
     for backend in ("onnx", "torchscript"):
         out = scsmd.embed(adata, model=folder, config=EmbedConfig(backend=backend, precision="fp32"), copy=True)
         assert np.abs(out.obsm["X_scsmd"] - adata.obsm["X_scsmd"]).max() < 1e-4
         assert (out.obs["scsmd_cluster"] == adata.obs["scsmd_cluster"]).all()
+
+
+def test_a_format_4_checkpoint_with_one_dense_autoencoder_still_loads(tmp_path, counts):
+    import torch
+
+    from scsmd.bundle import REFERENCE_CELLS, WEIGHTS
+    from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig
+    from scsmd.train.bundle_io import load_model_weights
+
+    folder = tmp_path / "one"
+    result = scsmd.train(counts, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(dense_genes=850),
+                         model_config=ModelConfig(dense_members=1),
+                         train_config=TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=1))
+    checkpoint = torch.load(folder / WEIGHTS, weights_only=True)
+    del checkpoint["model_config"]["dense_members"]  # as format 4 wrote it: one autoencoder, its weights under dense.
+    checkpoint["state_dict"] = {k.replace("dense.0.", "dense."): v for k, v in checkpoint["state_dict"].items()}
+    torch.save(checkpoint, tmp_path / "old.pt")
+    Bundle.load(folder).add_files({WEIGHTS: tmp_path / "old.pt"}, {})
+    bundle = Bundle.load(folder)
+    model = load_model_weights(bundle)
+    assert model.config.dense_members == 1
+    inputs = torch.from_numpy(np.load(bundle.file(REFERENCE_CELLS)))
+    with torch.no_grad():
+        np.testing.assert_array_equal(model.embedder(inputs).numpy(), result.model.eval().embedder(inputs).numpy())
 
 
 def test_the_fuzzy_and_cellnet_stages_train_the_joint_latent(counts):
@@ -256,7 +280,7 @@ def test_the_fuzzy_and_cellnet_stages_train_the_joint_latent(counts):
     panel_config = PreprocessConfig(dense_genes=850)
     result = scsmd.train(counts, n_clusters=3, preprocess_config=panel_config, train_config=config)
     assert [r["stage"] for r in result.history] == ["pretrain", "dense"] + ["fuzzy"] * 2 + ["cellnet"] * 2
-    assert result.latent.shape == (240, 52) and result.centroids.shape == (3, 52)
+    assert result.latent.shape == (240, 116) and result.centroids.shape == (3, 116)
     inputs = training_data(counts, select_panel(counts, panel_config), panel_config).inputs
     with torch.no_grad():
         np.testing.assert_allclose(result.model.embedder(inputs).numpy(), result.latent, atol=1e-5)

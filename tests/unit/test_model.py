@@ -64,22 +64,26 @@ def test_zinb_adds_a_dropout_head_and_a_finite_likelihood():
     assert not torch.allclose(nll, nb.nb_head.nll(recon, counts, size_factors))
 
 
-def test_the_dense_branch_reads_the_whole_input_and_joins_the_latent_at_its_weight():
-    config = ModelConfig(n_clusters=4, image_side=28, dense_genes=1000, dense_latent_dim=8, dense_weight=0.5)
+def test_the_dense_members_read_the_whole_input_and_join_the_latent_at_their_weight():
+    config = ModelConfig(n_clusters=4, image_side=28, dense_genes=1000, dense_latent_dim=8, dense_members=2,
+                         dense_weight=0.5)
     model = ScSMD(config).eval()
-    assert config.n_inputs == 1000 and config.embedding_dim == 28
+    assert config.n_inputs == 1000 and config.embedding_dim == 20 + 2 * 8
     x = torch.randn(64, 1000)
-    image, dense = model.encoder(x), model.dense.encoder(x)
+    image, dense = model.encoder(x), model.embedder.dense(x)
+    members = [torch.nn.functional.normalize(member.encoder(x), dim=1) for member in model.dense]
+    torch.testing.assert_close(dense, torch.cat(members, dim=1))  # each member's latent at unit length, side by side
+    assert not torch.allclose(members[0], members[1])  # each member its own init
     model.fix_block_scales(image, dense)
     joint = model.embedder(x)
-    assert joint.shape == (64, 28) and model.cluster_head(joint).shape == (64, 4)
+    assert joint.shape == (64, 36) and model.cluster_head(joint).shape == (64, 4)
     total_sd = [joint[:, :20].var(0, unbiased=False).sum().sqrt(), joint[:, 20:].var(0, unbiased=False).sum().sqrt()]
     torch.testing.assert_close(torch.stack(total_sd), torch.tensor([1.0, 0.5]))
     moved = x.clone()
-    moved[:, 784:] += 1.0  # the genes past the image reach the dense branch only
+    moved[:, 784:] += 1.0  # the genes past the image reach the dense members only
     torch.testing.assert_close(model.encoder(moved), image)
-    assert not torch.allclose(model.dense.encoder(moved), dense)
-    nll = model.dense.nll(x, torch.poisson(torch.ones(64, 1000)), torch.ones(64))
+    assert not torch.allclose(model.embedder.dense(moved), dense)
+    nll = model.dense[0].nll(x, torch.poisson(torch.ones(64, 1000)), torch.ones(64))
     assert nll.shape == (64,) and torch.isfinite(nll).all()
 
 
