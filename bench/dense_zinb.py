@@ -11,8 +11,7 @@ preprocessing (`seurat_v3` genes, log-normalized, standardized) and clusters its
 only by the network and its loss; `dense_l2` clusters the same latent with each cell's vector scaled to unit length.
 `--concat-weights W ...` also trains scsmd's image network alone (`--dense-genes 0`, same seed, public API) and
 clusters its latent beside the unit-length dense latent weighted by W (each block divided by its overall sd first):
-one row `concat_W` per weight, what session 16's default did inside one model at W = 0.7 (the default now joins three
-such autoencoders: `ModelConfig.dense_members`, bench/README.md "Session 17").
+one row `concat_W` per weight, what scsmd's default (session 16) does inside one model at W = 0.7.
 No label is used except to score.
 """
 from __future__ import annotations

@@ -80,9 +80,9 @@ class ModelConfig:
     # beside the image's, weighted against it (bench/README.md, session 16)
     dense_genes: int = 0  # panel genes it reads and reconstructs, set from the panel by training (0: no branch)
     dense_latent_dim: int = 32
-    # autoencoders, each its own init, batches and noise, their unit-length latents side by side: a consensus over
-    # seeds that steadies the clusters (a 6-epoch baron run: 0.58 with one, 0.89 with three; bench/README.md)
-    dense_members: int = 3
+    # autoencoders, each its own init, batches and noise, their unit-length latents side by side (a consensus over
+    # seeds); three lost bladder 0.035 and baron 0.006 and gained nothing elsewhere (bench/README.md, session 17)
+    dense_members: int = 1
     dense_weight: float = 0.7  # its latent's total sd over the image latent's
 
     def __post_init__(self) -> None:

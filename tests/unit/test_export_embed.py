@@ -227,19 +227,20 @@ def test_a_1024_gene_bundle_embeds_its_own_clusters(tmp_path):
 
 def test_a_dense_branch_bundle_exports_and_embeds_its_own_latent(tmp_path):
     from conftest import synthetic_counts
-    from scsmd.config import PreprocessConfig, TrainConfig
+    from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig
     from scsmd.train.preprocess import select_panel
 
     adata = synthetic_counts()  # 900 genes, 831 past the filter: a 784-gene image and 47 more for the dense branch
     folder = tmp_path / "dense"
     result = scsmd.train(adata, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(dense_genes=880),
+                         model_config=ModelConfig(dense_members=2),  # two autoencoders side by side in one encoder
                          train_config=TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=2))
     assert [r["stage"] for r in result.history] == ["pretrain", "dense", "dense"]
     scsmd.export(folder, config=ExportConfig(formats=("onnx", "torchscript")))
     bundle = Bundle.load(folder)
-    assert len(bundle.panel) == bundle.preprocess["n_inputs"] == 831 and bundle.manifest["latent_dim"] == 20 + 3 * 32
+    assert len(bundle.panel) == bundle.preprocess["n_inputs"] == 831 and bundle.manifest["latent_dim"] == 20 + 2 * 32
     assert bundle.panel[:784] == select_panel(adata, PreprocessConfig(dense_genes=0))  # the image's genes come first
-    assert adata.obsm["X_scsmd"].shape == (240, 116)
+    assert adata.obsm["X_scsmd"].shape == (240, 84)
     for backend in ("onnx", "torchscript"):
         out = scsmd.embed(adata, model=folder, config=EmbedConfig(backend=backend, precision="fp32"), copy=True)
         assert np.abs(out.obsm["X_scsmd"] - adata.obsm["X_scsmd"]).max() < 1e-4
@@ -255,7 +256,7 @@ def test_a_format_4_checkpoint_with_one_dense_autoencoder_still_loads(tmp_path, 
 
     folder = tmp_path / "one"
     result = scsmd.train(counts, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(dense_genes=850),
-                         model_config=ModelConfig(dense_members=1),
+                         model_config=ModelConfig(dense_members=1),  # the default, named: the format-4 layout
                          train_config=TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=1))
     checkpoint = torch.load(folder / WEIGHTS, weights_only=True)
     del checkpoint["model_config"]["dense_members"]  # as format 4 wrote it: one autoencoder, its weights under dense.
@@ -280,7 +281,7 @@ def test_the_fuzzy_and_cellnet_stages_train_the_joint_latent(counts):
     panel_config = PreprocessConfig(dense_genes=850)
     result = scsmd.train(counts, n_clusters=3, preprocess_config=panel_config, train_config=config)
     assert [r["stage"] for r in result.history] == ["pretrain", "dense"] + ["fuzzy"] * 2 + ["cellnet"] * 2
-    assert result.latent.shape == (240, 116) and result.centroids.shape == (3, 116)
+    assert result.latent.shape == (240, 52) and result.centroids.shape == (3, 52)
     inputs = training_data(counts, select_panel(counts, panel_config), panel_config).inputs
     with torch.no_grad():
         np.testing.assert_allclose(result.model.embedder(inputs).numpy(), result.latent, atol=1e-5)
