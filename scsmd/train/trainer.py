@@ -242,14 +242,15 @@ def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: 
 def cellnet_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: TrainConfig,
                   generator: torch.Generator, stage: _Stage) -> torch.Tensor:
     """Stage 3: the Cellnet head learns pairwise same/different from fuzzy memberships, then from itself."""
+    embedder = model.embedder  # built once: the property makes new wrappers on every access
     optimizer = torch.optim.Adam([
         {"params": model.cluster_head.parameters(), "lr": config.head_lr},
-        {"params": model.embedder.parameters(), "lr": config.cellnet_ae_lr},
+        {"params": embedder.parameters(), "lr": config.cellnet_ae_lr},
     ])
     for epoch in stage.epochs():
         use_fuzzy_targets = epoch <= config.fuzzy_target_epochs
         for batch in _batches(data, config.batch_size, generator):
-            latent = model.embedder(data.inputs[batch])
+            latent = embedder(data.inputs[batch])
             cluster_probs = model.cluster_head(latent)
             source = fuzzy_memberships(latent.detach(), centroids, config.fuzzifier) if use_fuzzy_targets else cluster_probs
             loss = pairwise_loss(cluster_probs, pair_targets(source), config.similar_above, config.dissimilar_below,
