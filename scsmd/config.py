@@ -127,6 +127,11 @@ class TrainConfig:
     dense_lr: float = 1e-3
     dense_batch_size: int = 256
     dense_noise: float = 2.5  # sd of the Gaussian noise on its standardized input
+    # stage 1c, with a dense branch: scDeepCluster's clustering stage (DEC) on the joint latent from the KMeans
+    # clusters: the dense members learn to sharpen them (KL to DEC's target) beside their ZINB; the image block is fixed
+    dec_epochs: int = 0
+    dec_lr: float = 1.0  # Adadelta, as scDeepCluster
+    dec_weight: float = 0.1  # gamma, the KL's weight beside the ZINB (per count)
     kmeans_starts: int = 100  # KMeans restarts on the latent; the lowest inertia wins (10 is seed-dependent)
     # KMeans on the latent averaged over each cell's k nearest neighbours, `smoothing_steps` times (0: off): denser
     # groups, +0.006 to +0.014 mean ARI on all four bench sets (bench/README.md); the centroids are those clusters'
@@ -160,7 +165,9 @@ class TrainConfig:
         _check(self.dense_batch_size >= 2 and self.dense_noise >= 0 and self.dense_lr > 0,
                f"need dense_batch_size >= 2, dense_noise >= 0, dense_lr > 0, got {self.dense_batch_size}, "
                f"{self.dense_noise}, {self.dense_lr}")
-        for name in ("pretrain_epochs", "dense_epochs", "fuzzy_epochs", "cellnet_epochs", "fuzzy_target_epochs"):
+        _check(self.dec_lr > 0 and self.dec_weight >= 0,
+               f"need dec_lr > 0 and dec_weight >= 0, got {self.dec_lr}, {self.dec_weight}")
+        for name in ("pretrain_epochs", "dense_epochs", "dec_epochs", "fuzzy_epochs", "cellnet_epochs", "fuzzy_target_epochs"):
             _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         _check(self.pretrain_schedule in ("constant", "cosine"),
                f"pretrain_schedule must be constant or cosine, got {self.pretrain_schedule!r}")

@@ -37,6 +37,25 @@ def fuzzy_memberships(latent: torch.Tensor, centroids: torch.Tensor, fuzzifier: 
     return torch.softmax(-log_d / (fuzzifier - 1), dim=1)
 
 
+def student_t_memberships(latent: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
+    """DEC's soft assignment q_ij proportional to 1 / (1 + ||z_i - mu_j||^2) (Student's t, one degree of freedom),
+    rows summing to one; (n, k)."""
+    kernel = 1.0 / (1.0 + squared_distances(latent, centroids))
+    return kernel / kernel.sum(dim=1, keepdim=True)
+
+
+def sharpened_target(memberships: torch.Tensor) -> torch.Tensor:
+    """DEC's target p_ij proportional to q_ij^2 / f_j (f_j: cluster j's soft size): confident assignments weigh more,
+    large clusters less; rows summing to one, (n, k)."""
+    target = memberships.pow(2) / memberships.sum(dim=0)
+    return target / target.sum(dim=1, keepdim=True)
+
+
+def kl_to_target(target: torch.Tensor, memberships: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """KL(P || Q) of each cell's target over its memberships, mean over cells."""
+    return (target * (torch.log(target + eps) - torch.log(memberships + eps))).sum(dim=1).mean()
+
+
 def fuzzy_loss(recon_error: torch.Tensor, nb_error: torch.Tensor, latent: torch.Tensor, centroids: torch.Tensor,
                weights: torch.Tensor, centroid_weight: float, nb_weight: float) -> torch.Tensor:
     """The first module's per-cluster losses summed over clusters in one pass, mean over cells.

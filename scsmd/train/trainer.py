@@ -18,13 +18,14 @@ from scsmd.config import ModelConfig, TrainConfig
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import squared_distances
 from scsmd.panel import PanelScaling
-from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, pair_targets, pairwise_loss
+from scsmd.train.losses import (fuzzy_loss, fuzzy_memberships, kl_to_target, pair_targets, pairwise_loss,
+                                 sharpened_target, student_t_memberships)
 from scsmd.train.model import ScSMD
 
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[dict], None]
-STAGE_RATES = {"pretrain": "pretrain_lr", "dense": "dense_lr", "fuzzy": "fuzzy_lr",
+STAGE_RATES = {"pretrain": "pretrain_lr", "dense": "dense_lr", "dec": "dec_lr", "fuzzy": "fuzzy_lr",
                "cellnet": "head_lr, cellnet_ae_lr"}  # TrainConfig fields
 
 
@@ -214,6 +215,31 @@ def pretrain_dense(members: torch.nn.ModuleList, data: TrainData, config: TrainC
                 stage.add(loss / len(members), len(batch))
 
 
+def dec_stage(model: ScSMD, data: TrainData, image_latent: torch.Tensor, centroids: torch.Tensor,
+              config: TrainConfig, generator: torch.Generator, stage: _Stage) -> torch.Tensor:
+    """Stage 1c, scDeepCluster's clustering stage on the joint latent: the dense members and the centroids learn to
+    sharpen the clusters (KL to DEC's target, refreshed each epoch) while the members keep their ZINB of the counts;
+    the image block stays as pretrained. Returns the moved centroids."""
+    embedder = model.embedder
+    centroids = torch.nn.Parameter(centroids.clone())
+    optimizer = torch.optim.Adadelta([*model.dense.parameters(), centroids], lr=config.dec_lr, rho=0.95)
+    for _ in stage.epochs():
+        dense_latent = encode(model, data.inputs, encoder=embedder.dense)
+        target = sharpened_target(student_t_memberships(embedder.combine(image_latent, dense_latent), centroids.detach()))
+        for batch in _batches(data, config.dense_batch_size, generator):
+            x, counts, size_factors = data.inputs[batch], data.counts[batch], data.size_factors[batch]
+            noisy = x + config.dense_noise * torch.randn_like(x)
+            zinb = torch.stack([member.nll(noisy, counts, size_factors).mean() for member in model.dense]).mean()
+            latent = embedder.combine(image_latent[batch], embedder.dense(x))
+            loss = zinb / data.n_genes + config.dec_weight * kl_to_target(
+                target[batch], student_t_memberships(latent, centroids))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            stage.add(loss, len(batch))
+    return centroids.detach()
+
+
 def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: TrainConfig,
                 generator: torch.Generator, stage: _Stage) -> torch.Tensor:
     """Stage 2: reconstruction + centroid pull + NB on counts, weighted by fuzzy memberships; returns centroids. The
@@ -344,6 +370,8 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
     latent = latent.cpu().numpy()
     centroids, smoothed = kmeans_centroids(latent, model_config.n_clusters, config, config.seed)
     centroids = torch.as_tensor(centroids, dtype=torch.float32, device=device)
+    if model.dense is not None:
+        centroids = dec_stage(model, data, image, centroids, config, generator, stage("dec", config.dec_epochs))
     centroids = fuzzy_stage(model, data, centroids, config, generator, stage("fuzzy", config.fuzzy_epochs))
     centroids = cellnet_stage(model, data, centroids, config, generator, stage("cellnet", config.cellnet_epochs))
 

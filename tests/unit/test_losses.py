@@ -3,7 +3,8 @@ import torch
 from scipy.stats import nbinom
 
 from scsmd.infer.assign import assign_clusters
-from scsmd.train.losses import fuzzy_loss, fuzzy_memberships, nb_nll, pair_targets, pairwise_loss, zinb_nll
+from scsmd.train.losses import (fuzzy_loss, fuzzy_memberships, kl_to_target, nb_nll, pair_targets, pairwise_loss,
+                                 sharpened_target, student_t_memberships, zinb_nll)
 
 
 def test_nb_nll_matches_scipy():
@@ -35,6 +36,19 @@ def test_memberships_sum_to_one_and_match_direct_formula():
     torch.testing.assert_close(probs, direct)
     numpy_side = assign_clusters(latent.numpy(), centroids.numpy(), m)
     np.testing.assert_allclose(numpy_side.confidence, direct.max(1).values.numpy(), rtol=1e-5)
+
+
+def test_dec_memberships_target_and_kl_follow_their_formulas():
+    latent, centroids = torch.randn(8, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    q = student_t_memberships(latent, centroids)
+    kernel = 1 / (1 + ((latent[:, None] - centroids[None]) ** 2).sum(-1))
+    torch.testing.assert_close(q, kernel / kernel.sum(1, keepdim=True))
+    p = sharpened_target(q)
+    direct = q**2 / q.sum(0)
+    torch.testing.assert_close(p, direct / direct.sum(1, keepdim=True))
+    balanced = torch.tensor([[0.7, 0.3], [0.3, 0.7]], dtype=torch.float64)  # equal cluster sizes: plain sharpening
+    assert torch.all(sharpened_target(balanced).max(1).values > 0.7)
+    assert kl_to_target(q, q).abs() < 1e-12 and kl_to_target(p, q) > 0
 
 
 def test_fuzzy_loss_is_the_per_cluster_sum():

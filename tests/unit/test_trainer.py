@@ -8,6 +8,7 @@ import scsmd
 from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, preset
 from scsmd.errors import ScsmdError
 from scsmd.train.preprocess import select_panel, training_data
+from scsmd.train.losses import student_t_memberships
 from scsmd.train.trainer import exact_kernels, final_clusters, smoothed_latent, train_model
 
 FAST = preset("reference", batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cellnet_epochs=1)
@@ -59,6 +60,25 @@ def test_default_preset_is_one_decreasing_stage(counts):
     result = train_model(data, ModelConfig(n_clusters=3), TrainConfig(batch_size=60, pretrain_epochs=3))
     assert [r["stage"] for r in result.history] == ["pretrain"] * 3 and result.history[-1]["loss"] < result.history[0]["loss"]
     assert len(np.unique(result.labels)) == 3  # KMeans on the latent fills every cluster
+
+
+def test_dec_stage_trains_the_dense_block_alone_and_sharpens_the_clusters(counts):
+    panel = select_panel(counts, PreprocessConfig())
+    data = training_data(counts, panel, PreprocessConfig())
+    model_config = ModelConfig(n_clusters=3, dense_genes=len(panel))
+    config = TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=2)
+    before = train_model(data, model_config, config)
+    after = train_model(data, model_config, dataclasses.replace(config, dec_epochs=10, dec_weight=10.0))
+    assert [r["stage"] for r in after.history] == ["pretrain"] + ["dense"] * 2 + ["dec"] * 10
+    image = slice(0, model_config.latent_dim)
+    np.testing.assert_array_equal(after.latent[:, image], before.latent[:, image])  # the image block as pretrained
+    assert not np.allclose(after.latent[:, image.stop:], before.latent[:, image.stop:])
+
+    def confidence(result) -> float:
+        memberships = student_t_memberships(torch.as_tensor(result.latent), torch.as_tensor(result.centroids).float())
+        return float(memberships.max(dim=1).values.mean())
+
+    assert confidence(after) > confidence(before) + 0.05  # the memberships moved towards their sharpened target
 
 
 def test_labels_never_reach_training(counts):
