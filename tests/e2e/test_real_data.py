@@ -44,7 +44,7 @@ def test_bundle_outputs_and_quality(trained):
     for precision in ("int8", "fp16"):
         assert manifest["exports"][precision]["shipped"] and manifest["exports"][precision]["cluster_agreement"] >= 0.99
     assert {e["label"] for e in manifest["cluster_labels"]} <= set(ad.read_h5ad(source).obs["cell_type"])
-    assert [h["stage"] for h in manifest["history"]] == ["pretrain"] * EPOCHS + ["dense"] * 30  # the default's stages
+    assert [h["stage"] for h in manifest["history"]] == ["pretrain"] * EPOCHS + ["dense"] * 30 + ["dec"] * 40  # the default's
     assert manifest["label_head"]["training_accuracy"] > 0.9
 
     out = ad.read_h5ad(folder / "baron_scsmd.h5ad")

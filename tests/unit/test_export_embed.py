@@ -234,8 +234,8 @@ def test_a_dense_branch_bundle_exports_and_embeds_its_own_latent(tmp_path):
     folder = tmp_path / "dense"
     result = scsmd.train(adata, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(dense_genes=880),
                          model_config=ModelConfig(dense_members=2),  # two autoencoders side by side in one encoder
-                         train_config=TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=2))
-    assert [r["stage"] for r in result.history] == ["pretrain", "dense", "dense"]
+                         train_config=TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=2, dec_epochs=2))
+    assert [r["stage"] for r in result.history] == ["pretrain", "dense", "dense", "dec", "dec"]
     scsmd.export(folder, config=ExportConfig(formats=("onnx", "torchscript")))
     bundle = Bundle.load(folder)
     assert len(bundle.panel) == bundle.preprocess["n_inputs"] == 831 and bundle.manifest["latent_dim"] == 20 + 2 * 32
@@ -277,10 +277,10 @@ def test_the_fuzzy_and_cellnet_stages_train_the_joint_latent(counts):
     from scsmd.config import PreprocessConfig, TrainConfig
     from scsmd.train.preprocess import select_panel, training_data
 
-    config = TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=1, fuzzy_epochs=2, cellnet_epochs=2)
+    config = TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=1, dec_epochs=1, fuzzy_epochs=2, cellnet_epochs=2)
     panel_config = PreprocessConfig(dense_genes=850)
     result = scsmd.train(counts, n_clusters=3, preprocess_config=panel_config, train_config=config)
-    assert [r["stage"] for r in result.history] == ["pretrain", "dense"] + ["fuzzy"] * 2 + ["cellnet"] * 2
+    assert [r["stage"] for r in result.history] == ["pretrain", "dense", "dec"] + ["fuzzy"] * 2 + ["cellnet"] * 2
     assert result.latent.shape == (240, 52) and result.centroids.shape == (3, 52)
     inputs = training_data(counts, select_panel(counts, panel_config), panel_config).inputs
     with torch.no_grad():

@@ -66,7 +66,7 @@ def test_dec_stage_trains_the_dense_block_alone_and_sharpens_the_clusters(counts
     panel = select_panel(counts, PreprocessConfig())
     data = training_data(counts, panel, PreprocessConfig())
     model_config = ModelConfig(n_clusters=3, dense_genes=len(panel))
-    config = TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=2)
+    config = TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=2, dec_epochs=0)
     before = train_model(data, model_config, config)
     after = train_model(data, model_config, dataclasses.replace(config, dec_epochs=10, dec_weight=10.0))
     assert [r["stage"] for r in after.history] == ["pretrain"] + ["dense"] * 2 + ["dec"] * 10
