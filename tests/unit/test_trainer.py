@@ -7,8 +7,8 @@ import torch
 import scsmd
 from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, preset
 from scsmd.errors import ScsmdError
-from scsmd.train.preprocess import select_panel, training_data
 from scsmd.train.losses import student_t_memberships
+from scsmd.train.preprocess import select_panel, training_data
 from scsmd.train.trainer import exact_kernels, final_clusters, smoothed_latent, train_model
 
 FAST = preset("reference", batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cellnet_epochs=1)
