@@ -129,7 +129,8 @@ class TrainConfig:
     dense_noise: float = 2.5  # sd of the Gaussian noise on its standardized input
     # stage 1c, with a dense branch: scDeepCluster's clustering stage (DEC) on the joint latent from the KMeans
     # clusters: the dense members learn to sharpen them (KL to DEC's target) beside their ZINB; the image block is fixed.
-    # End to end: worm +0.032 mean ARI (sd 0.058 -> 0.029), pbmc +0.005, baron -0.006 (bench/README.md, session 18)
+    # End to end: worm +0.032 mean ARI (sd 0.058 -> 0.029), pbmc +0.005, baron -0.006, bladder -0.008 (bench/README.md,
+    # session 18); longer DEC: worm flat after 60 epochs, bladder falls (session 19)
     dec_epochs: int = 40
     dec_lr: float = 1.0  # Adadelta, as scDeepCluster
     dec_weight: float = 0.1  # gamma, the KL's weight beside the ZINB (per count)
