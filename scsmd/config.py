@@ -127,6 +127,13 @@ class TrainConfig:
     dense_lr: float = 1e-3
     dense_batch_size: int = 256
     dense_noise: float = 2.5  # sd of the Gaussian noise on its standardized input
+    # beside the ZINB, a contrastive term (InfoNCE): each cell's noisy view is pulled towards a noisy view of one of
+    # its `contrast_neighbors` nearest cells (on the inputs' first `contrast_pcs` principal components) and pushed
+    # from the batch's other cells, as graph-contrastive clustering (scGPCL) does (0: ZINB alone)
+    contrast_weight: float = 1.0  # beside the ZINB per count
+    contrast_temperature: float = 0.5
+    contrast_neighbors: int = 10
+    contrast_pcs: int = 50
     # stage 1c, with a dense branch: scDeepCluster's clustering stage (DEC) on the joint latent from the KMeans
     # clusters: the dense members learn to sharpen them (KL to DEC's target) beside their ZINB; the image block is fixed.
     # End to end: worm +0.032 mean ARI (sd 0.058 -> 0.029), pbmc +0.005, baron -0.006, bladder -0.008 (bench/README.md,
@@ -167,6 +174,10 @@ class TrainConfig:
         _check(self.dense_batch_size >= 2 and self.dense_noise >= 0 and self.dense_lr > 0,
                f"need dense_batch_size >= 2, dense_noise >= 0, dense_lr > 0, got {self.dense_batch_size}, "
                f"{self.dense_noise}, {self.dense_lr}")
+        _check(self.contrast_weight >= 0, f"contrast_weight must be >= 0 (0: no contrastive term), got {self.contrast_weight}")
+        _check(self.contrast_temperature > 0 and self.contrast_neighbors >= 1 and self.contrast_pcs >= 1,
+               f"need contrast_temperature > 0, contrast_neighbors >= 1, contrast_pcs >= 1, got "
+               f"{self.contrast_temperature}, {self.contrast_neighbors}, {self.contrast_pcs}")
         _check(self.dec_lr > 0 and self.dec_weight >= 0,
                f"need dec_lr > 0 and dec_weight >= 0, got {self.dec_lr}, {self.dec_weight}")
         for name in ("pretrain_epochs", "dense_epochs", "dec_epochs", "fuzzy_epochs", "cellnet_epochs", "fuzzy_target_epochs"):

@@ -56,6 +56,16 @@ def kl_to_target(target: torch.Tensor, memberships: torch.Tensor, eps: float = 1
     return (target * (torch.log(target + eps) - torch.log(memberships + eps))).sum(dim=1).mean()
 
 
+def neighbor_contrast(latent: torch.Tensor, partner_latent: torch.Tensor, temperature: float) -> torch.Tensor:
+    """InfoNCE (SimCLR's NT-Xent) of each cell with its partner, every other cell of the batch a negative: cells and
+    their partners (a neighbour's noisy view) move together on the unit sphere, the rest apart; mean over 2n views."""
+    views = F.normalize(torch.cat([latent, partner_latent]), dim=1)
+    similarity = (views @ views.T / temperature).fill_diagonal_(float("-inf"))
+    n = len(latent)
+    partners = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(latent.device)
+    return F.cross_entropy(similarity, partners)
+
+
 def fuzzy_loss(recon_error: torch.Tensor, nb_error: torch.Tensor, latent: torch.Tensor, centroids: torch.Tensor,
                weights: torch.Tensor, centroid_weight: float, nb_weight: float) -> torch.Tensor:
     """The first module's per-cluster losses summed over clusters in one pass, mean over cells.

@@ -12,14 +12,15 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
 from scsmd.config import ModelConfig, TrainConfig
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import squared_distances
 from scsmd.panel import PanelScaling
-from scsmd.train.losses import (fuzzy_loss, fuzzy_memberships, kl_to_target, pair_targets, pairwise_loss,
-                                 sharpened_target, student_t_memberships)
+from scsmd.train.losses import (fuzzy_loss, fuzzy_memberships, kl_to_target, neighbor_contrast, pair_targets,
+                                 pairwise_loss, sharpened_target, student_t_memberships)
 from scsmd.train.model import ScSMD
 
 log = logging.getLogger(__name__)
@@ -198,17 +199,35 @@ def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torc
             schedule.step()
 
 
+def input_neighbors(inputs: torch.Tensor, n_neighbors: int, n_pcs: int, seed: int) -> torch.Tensor:
+    """Each cell's `n_neighbors` nearest other cells on the inputs' first `n_pcs` principal components; (n, k)."""
+    n_neighbors = min(n_neighbors, len(inputs) - 1)
+    pcs = PCA(n_components=min(n_pcs, *inputs.shape), random_state=seed).fit_transform(inputs.cpu().numpy())
+    neighbors = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(pcs).kneighbors(pcs, return_distance=False)
+    return torch.as_tensor(neighbors[:, 1:], device=inputs.device)
+
+
 def pretrain_dense(members: torch.nn.ModuleList, data: TrainData, config: TrainConfig, generator: torch.Generator,
                    stage: _Stage) -> None:
-    """Stage 1b: each dense member learns the ZINB of the panel's raw counts from noisy inputs, as scDeepCluster, with
-    its own optimizer, batches and noise; the stage's loss is the members' mean."""
+    """Stage 1b: each dense member learns the ZINB of the panel's raw counts from noisy inputs, as scDeepCluster, and
+    (contrast_weight > 0) to place each cell beside a random one of its input neighbours, with its own optimizer,
+    batches and noise; the stage's loss is the members' mean."""
     optimizers = [torch.optim.Adam(member.parameters(), lr=config.dense_lr, amsgrad=True) for member in members]
+    contrast = config.contrast_weight > 0
+    if contrast:
+        neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed)
     for _ in stage.epochs():
         for member, optimizer in zip(members, optimizers):
             for batch in _batches(data, config.dense_batch_size, generator):
                 x = data.inputs[batch]
-                loss = member.nll(x + config.dense_noise * torch.randn_like(x), data.counts[batch],
-                                  data.size_factors[batch]).mean()
+                noisy = x + config.dense_noise * torch.randn_like(x)
+                loss = member.nll(noisy, data.counts[batch], data.size_factors[batch]).mean() / data.n_genes
+                if contrast:
+                    pick = torch.randint(neighbors.shape[1], (len(batch),), generator=generator).to(neighbors.device)
+                    partner = data.inputs[neighbors[batch, pick]]
+                    partner = partner + config.dense_noise * torch.randn_like(partner)
+                    loss = loss + config.contrast_weight * neighbor_contrast(
+                        member.encoder(noisy), member.encoder(partner), config.contrast_temperature)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

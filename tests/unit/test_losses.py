@@ -3,8 +3,8 @@ import torch
 from scipy.stats import nbinom
 
 from scsmd.infer.assign import assign_clusters
-from scsmd.train.losses import (fuzzy_loss, fuzzy_memberships, kl_to_target, nb_nll, pair_targets, pairwise_loss,
-                                 sharpened_target, student_t_memberships, zinb_nll)
+from scsmd.train.losses import (fuzzy_loss, fuzzy_memberships, kl_to_target, nb_nll, neighbor_contrast, pair_targets,
+                                 pairwise_loss, sharpened_target, student_t_memberships, zinb_nll)
 
 
 def test_nb_nll_matches_scipy():
@@ -49,6 +49,16 @@ def test_dec_memberships_target_and_kl_follow_their_formulas():
     balanced = torch.tensor([[0.7, 0.3], [0.3, 0.7]], dtype=torch.float64)  # equal cluster sizes: plain sharpening
     assert torch.all(sharpened_target(balanced).max(1).values > 0.7)
     assert kl_to_target(q, q).abs() < 1e-12 and kl_to_target(p, q) > 0
+
+
+def test_neighbor_contrast_is_infonce_over_both_views():
+    latent, partner = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    views = torch.nn.functional.normalize(torch.cat([latent, partner]), dim=1)
+    logits = views @ views.T / 0.2
+    direct = [torch.logsumexp(torch.cat([logits[i, :i], logits[i, i + 1:]]), 0) - logits[i, (i + 5) % 10]
+              for i in range(10)]
+    torch.testing.assert_close(neighbor_contrast(latent, partner, 0.2), torch.stack(direct).mean())
+    assert neighbor_contrast(latent, latent + 0.01, 0.2) < neighbor_contrast(latent, latent[torch.arange(5) - 1], 0.2)
 
 
 def test_fuzzy_loss_is_the_per_cluster_sum():

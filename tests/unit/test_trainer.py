@@ -9,7 +9,7 @@ from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, preset
 from scsmd.errors import ScsmdError
 from scsmd.train.losses import student_t_memberships
 from scsmd.train.preprocess import select_panel, training_data
-from scsmd.train.trainer import exact_kernels, final_clusters, smoothed_latent, train_model
+from scsmd.train.trainer import exact_kernels, final_clusters, input_neighbors, smoothed_latent, train_model
 
 FAST = preset("reference", batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cellnet_epochs=1)
 
@@ -79,6 +79,26 @@ def test_dec_stage_trains_the_dense_block_alone_and_sharpens_the_clusters(counts
         return float(memberships.max(dim=1).values.mean())
 
     assert confidence(after) > confidence(before) + 0.05  # the memberships moved towards their sharpened target
+
+
+def test_contrast_draws_partners_among_input_neighbours_and_groups_them(counts):
+    panel = select_panel(counts, PreprocessConfig())
+    data = training_data(counts, panel, PreprocessConfig())
+    neighbors = input_neighbors(data.inputs, 10, 50, seed=0).numpy()
+    types = counts.obs["cell_type"].cat.codes.to_numpy()
+    assert neighbors.shape == (counts.n_obs, 10) and not (neighbors == np.arange(counts.n_obs)[:, None]).any()
+    assert (types[neighbors] == types[:, None]).mean() > 0.9  # the synthetic types are apart on the inputs
+
+    def same_type_gap(contrast_weight: float) -> float:
+        config = TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=20, dec_epochs=0,
+                             contrast_weight=contrast_weight)
+        latent = train_model(data, ModelConfig(n_clusters=3, dense_genes=len(panel)), config).latent
+        dense = torch.nn.functional.normalize(torch.as_tensor(latent[:, ModelConfig().latent_dim:]), dim=1)
+        cosine = (dense @ dense.T).numpy()
+        same = types[:, None] == types[None]
+        return float(cosine[same].mean() - cosine[~same].mean())
+
+    assert same_type_gap(1.0) > same_type_gap(0.0) + 0.3  # neighbours' views pulled together, the batch's apart
 
 
 def test_labels_never_reach_training(counts):
