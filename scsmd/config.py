@@ -130,7 +130,7 @@ class TrainConfig:
     # beside the ZINB, a contrastive term (InfoNCE): each cell's noisy view is pulled towards a noisy view of one of
     # its `contrast_neighbors` nearest cells (on the inputs' first `contrast_pcs` principal components) and pushed
     # from the batch's other cells, as graph-contrastive clustering (scGPCL) does (0: ZINB alone). End to end: worm
-    # +0.050 mean ARI (sd 0.029 -> 0.015), bladder +0.026 on seeds 1-2; temperatures under 0.5 lift worm more and cost
+    # +0.050 mean ARI (sd 0.029 -> 0.015), bladder +0.019; temperatures under 0.5 lift worm more and cost
     # bladder (bench/README.md, session 20)
     contrast_weight: float = 1.0  # beside the ZINB per count
     contrast_temperature: float = 0.5
