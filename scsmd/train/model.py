@@ -157,7 +157,11 @@ class DenseAutoencoder(nn.Module):
 
     def nll(self, x: torch.Tensor, counts: torch.Tensor, size_factors: torch.Tensor) -> torch.Tensor:
         """Per-cell ZINB NLL of the panel's raw counts, summed over genes (scDeepCluster's loss); (n,)."""
-        hidden = self.decoder(self.encoder(x))
+        return self.nll_of_latent(self.encoder(x), counts, size_factors)
+
+    def nll_of_latent(self, latent: torch.Tensor, counts: torch.Tensor, size_factors: torch.Tensor) -> torch.Tensor:
+        """nll() from the latent already encoded: one encoding serves it and the contrastive term; (n,)."""
+        hidden = self.decoder(latent)
         mu = torch.exp(torch.clamp(self.mean(hidden), LOG_MEAN_MIN, LOG_MEAN_MAX)) * size_factors[:, None]
         theta = torch.clamp(F.softplus(self.dispersion(hidden)), 1e-4, 1e4)
         return zinb_nll(counts, mu, theta, self.dropout(hidden)).sum(dim=1)

@@ -220,14 +220,14 @@ def pretrain_dense(members: torch.nn.ModuleList, data: TrainData, config: TrainC
         for member, optimizer in zip(members, optimizers):
             for batch in _batches(data, config.dense_batch_size, generator):
                 x = data.inputs[batch]
-                noisy = x + config.dense_noise * torch.randn_like(x)
-                loss = member.nll(noisy, data.counts[batch], data.size_factors[batch]).mean() / data.n_genes
+                latent = member.encoder(x + config.dense_noise * torch.randn_like(x))
+                loss = member.nll_of_latent(latent, data.counts[batch], data.size_factors[batch]).mean() / data.n_genes
                 if contrast:
                     pick = torch.randint(neighbors.shape[1], (len(batch),), generator=generator).to(neighbors.device)
                     partner = data.inputs[neighbors[batch, pick]]
                     partner = partner + config.dense_noise * torch.randn_like(partner)
                     loss = loss + config.contrast_weight * neighbor_contrast(
-                        member.encoder(noisy), member.encoder(partner), config.contrast_temperature)
+                        latent, member.encoder(partner), config.contrast_temperature)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
