@@ -143,6 +143,7 @@ class TrainConfig:
     dec_epochs: int = 40
     dec_lr: float = 1.0  # Adadelta, as scDeepCluster
     dec_weight: float = 0.1  # gamma, the KL's weight beside the ZINB (per count)
+    dec_contrast_weight: float = 0.0  # the neighbour-contrastive term kept during DEC, at this weight (0: off)
     kmeans_starts: int = 100  # KMeans restarts on the latent; the lowest inertia wins (10 is seed-dependent)
     # KMeans on the latent averaged over each cell's k nearest neighbours, `smoothing_steps` times (0: off): denser
     # groups, +0.006 to +0.014 mean ARI on all four bench sets (bench/README.md); the centroids are those clusters'
@@ -180,8 +181,9 @@ class TrainConfig:
         _check(self.contrast_temperature > 0 and self.contrast_neighbors >= 1 and self.contrast_pcs >= 1,
                f"need contrast_temperature > 0, contrast_neighbors >= 1, contrast_pcs >= 1, got "
                f"{self.contrast_temperature}, {self.contrast_neighbors}, {self.contrast_pcs}")
-        _check(self.dec_lr > 0 and self.dec_weight >= 0,
-               f"need dec_lr > 0 and dec_weight >= 0, got {self.dec_lr}, {self.dec_weight}")
+        _check(self.dec_lr > 0 and self.dec_weight >= 0 and self.dec_contrast_weight >= 0,
+               f"need dec_lr > 0, dec_weight >= 0 and dec_contrast_weight >= 0, got {self.dec_lr}, {self.dec_weight}, "
+               f"{self.dec_contrast_weight}")
         for name in ("pretrain_epochs", "dense_epochs", "dec_epochs", "fuzzy_epochs", "cellnet_epochs", "fuzzy_target_epochs"):
             _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         _check(self.pretrain_schedule in ("constant", "cosine"),

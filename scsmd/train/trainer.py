@@ -207,27 +207,29 @@ def input_neighbors(inputs: torch.Tensor, n_neighbors: int, n_pcs: int, seed: in
     return torch.as_tensor(neighbors[:, 1:], device=inputs.device)
 
 
-def pretrain_dense(members: torch.nn.ModuleList, data: TrainData, config: TrainConfig, generator: torch.Generator,
-                   stage: _Stage) -> None:
+def partner_latent(member: torch.nn.Module, data: TrainData, neighbors: torch.Tensor, batch: torch.Tensor,
+                   noise: float, generator: torch.Generator) -> torch.Tensor:
+    """`member`'s latent of a noisy view of one random input neighbour of each batch cell: the contrastive partner."""
+    pick = torch.randint(neighbors.shape[1], (len(batch),), generator=generator).to(neighbors.device)
+    partner = data.inputs[neighbors[batch, pick]]
+    return member.encoder(partner + noise * torch.randn_like(partner))
+
+
+def pretrain_dense(members: torch.nn.ModuleList, data: TrainData, neighbors: torch.Tensor | None, config: TrainConfig,
+                   generator: torch.Generator, stage: _Stage) -> None:
     """Stage 1b: each dense member learns the ZINB of the panel's raw counts from noisy inputs, as scDeepCluster, and
-    (contrast_weight > 0) to place each cell beside a random one of its input neighbours, with its own optimizer,
-    batches and noise; the stage's loss is the members' mean."""
+    (with `neighbors`, contrast_weight > 0) to place each cell beside a random one of its input neighbours, with its
+    own optimizer, batches and noise; the stage's loss is the members' mean."""
     optimizers = [torch.optim.Adam(member.parameters(), lr=config.dense_lr, amsgrad=True) for member in members]
-    contrast = config.contrast_weight > 0
-    if contrast:
-        neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed)
     for _ in stage.epochs():
         for member, optimizer in zip(members, optimizers):
             for batch in _batches(data, config.dense_batch_size, generator):
                 x = data.inputs[batch]
                 latent = member.encoder(x + config.dense_noise * torch.randn_like(x))
                 loss = member.nll_of_latent(latent, data.counts[batch], data.size_factors[batch]).mean() / data.n_genes
-                if contrast:
-                    pick = torch.randint(neighbors.shape[1], (len(batch),), generator=generator).to(neighbors.device)
-                    partner = data.inputs[neighbors[batch, pick]]
-                    partner = partner + config.dense_noise * torch.randn_like(partner)
-                    loss = loss + config.contrast_weight * neighbor_contrast(
-                        latent, member.encoder(partner), config.contrast_temperature)
+                if neighbors is not None:
+                    partner = partner_latent(member, data, neighbors, batch, config.dense_noise, generator)
+                    loss = loss + config.contrast_weight * neighbor_contrast(latent, partner, config.contrast_temperature)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -235,10 +237,13 @@ def pretrain_dense(members: torch.nn.ModuleList, data: TrainData, config: TrainC
 
 
 def dec_stage(model: ScSMD, data: TrainData, image_latent: torch.Tensor, centroids: torch.Tensor,
-              config: TrainConfig, generator: torch.Generator, stage: _Stage) -> torch.Tensor:
+              neighbors: torch.Tensor | None, config: TrainConfig, generator: torch.Generator, stage: _Stage
+              ) -> torch.Tensor:
     """Stage 1c, scDeepCluster's clustering stage on the joint latent: the dense members and the centroids learn to
-    sharpen the clusters (KL to DEC's target, refreshed each epoch) while the members keep their ZINB of the counts;
-    the image block stays as pretrained. Returns the moved centroids."""
+    sharpen the clusters (KL to DEC's target, refreshed each epoch) while the members keep their ZINB of the counts
+    (and, with `neighbors` and dec_contrast_weight > 0, their neighbour-contrastive term); the image block stays as
+    pretrained. Returns the moved centroids."""
+    contrast = neighbors is not None and config.dec_contrast_weight > 0
     embedder = model.embedder
     centroids = torch.nn.Parameter(centroids.clone())
     optimizer = torch.optim.Adadelta([*model.dense.parameters(), centroids], lr=config.dec_lr, rho=0.95)
@@ -248,10 +253,16 @@ def dec_stage(model: ScSMD, data: TrainData, image_latent: torch.Tensor, centroi
         for batch in _batches(data, config.dense_batch_size, generator):
             x, counts, size_factors = data.inputs[batch], data.counts[batch], data.size_factors[batch]
             noisy = x + config.dense_noise * torch.randn_like(x)
-            zinb = torch.stack([member.nll(noisy, counts, size_factors).mean() for member in model.dense]).mean()
+            noisy_latents = [member.encoder(noisy) for member in model.dense]
+            zinb = torch.stack([member.nll_of_latent(z, counts, size_factors).mean()
+                                for member, z in zip(model.dense, noisy_latents)]).mean()
             latent = embedder.combine(image_latent[batch], embedder.dense(x))
             loss = zinb / data.n_genes + config.dec_weight * kl_to_target(
                 target[batch], student_t_memberships(latent, centroids))
+            if contrast:
+                loss = loss + config.dec_contrast_weight * torch.stack([neighbor_contrast(
+                    z, partner_latent(member, data, neighbors, batch, config.dense_noise, generator),
+                    config.contrast_temperature) for member, z in zip(model.dense, noisy_latents)]).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -382,7 +393,10 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
     if model.dense is None:
         latent = encode(model, data.inputs)
     else:
-        pretrain_dense(model.dense, data, config, generator, stage("dense", config.dense_epochs))
+        neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed) \
+            if config.contrast_weight > 0 or config.dec_contrast_weight > 0 else None
+        pretrain_dense(model.dense, data, neighbors if config.contrast_weight > 0 else None, config, generator,
+                       stage("dense", config.dense_epochs))
         image, dense = (encode(model, data.inputs, encoder=e) for e in (model.encoder, model.embedder.dense))
         model.fix_block_scales(image, dense)
         latent = model.embedder.combine(image, dense)  # each encoder ran once over the cells
@@ -390,7 +404,8 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
     centroids, smoothed = kmeans_centroids(latent, model_config.n_clusters, config, config.seed)
     centroids = torch.as_tensor(centroids, dtype=torch.float32, device=device)
     if model.dense is not None:
-        centroids = dec_stage(model, data, image, centroids, config, generator, stage("dec", config.dec_epochs))
+        centroids = dec_stage(model, data, image, centroids, neighbors, config, generator,
+                              stage("dec", config.dec_epochs))
     centroids = fuzzy_stage(model, data, centroids, config, generator, stage("fuzzy", config.fuzzy_epochs))
     centroids = cellnet_stage(model, data, centroids, config, generator, stage("cellnet", config.cellnet_epochs))
 
