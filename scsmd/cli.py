@@ -150,6 +150,7 @@ def train(
     pretrain_epochs: Optional[int] = typer.Option(None, "--pretrain-epochs", help="Autoencoder pretraining epochs (preset's)."),
     dec_epochs: Optional[int] = typer.Option(None, "--dec-epochs", help="Epochs of the dense branch's DEC clustering stage (preset's)."),
     contrast_weight: Optional[float] = typer.Option(None, "--contrast-weight", help="Weight of the dense branch's neighbour-contrastive term (preset's; 0: ZINB alone)."),
+    dec_contrast_weight: Optional[float] = typer.Option(None, "--dec-contrast-weight", help="Weight of that term during the DEC stage (preset's; 0: off)."),
     fuzzy_epochs: Optional[int] = typer.Option(None, "--fuzzy-epochs", help="Fuzzy clustering module epochs (preset's)."),
     cellnet_epochs: Optional[int] = typer.Option(None, "--cellnet-epochs", help="Cellnet module epochs (preset's)."),
     batch_size: int = typer.Option(100, "--batch-size", help="Cells per batch."),
@@ -165,7 +166,8 @@ def train(
 ) -> None:
     """Train scSMD on counts, cluster the cells and write a model bundle."""
     train_config = train_preset(preset, batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
-                                dec_epochs=dec_epochs, contrast_weight=contrast_weight, fuzzy_epochs=fuzzy_epochs,
+                                dec_epochs=dec_epochs, contrast_weight=contrast_weight,
+                                dec_contrast_weight=dec_contrast_weight, fuzzy_epochs=fuzzy_epochs,
                                 cellnet_epochs=cellnet_epochs)
     preprocess_config = preprocess_preset(preset, n_genes=n_genes, dense_genes=dense_genes, hvg_flavor=hvg_flavor,
                                           scale=scale)
