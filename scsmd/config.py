@@ -129,11 +129,12 @@ class TrainConfig:
     dense_noise: float = 2.5  # sd of the Gaussian noise on its standardized input
     # beside the ZINB, a contrastive term (InfoNCE): each cell's noisy view is pulled towards a noisy view of one of
     # its `contrast_neighbors` nearest cells (on the inputs' first `contrast_pcs` principal components) and pushed
-    # from the batch's other cells, as graph-contrastive clustering (scGPCL) does (0: ZINB alone). End to end: worm
-    # +0.050 mean ARI (sd 0.029 -> 0.015), bladder +0.019; temperatures under 0.5 lift worm more and cost
-    # bladder (bench/README.md, session 20)
+    # from the batch's other cells, as graph-contrastive clustering (scGPCL) does (0: ZINB alone). Session 20's
+    # temperature 0.5 lifted worm but spread baron's large types (beta, ductal) until KMeans split them on two seeds
+    # of three (0.701); at 1.0 baron holds on all three (0.902), where the term off splits one (0.796), and pbmc and
+    # bladder keep the term-off figures (bench/README.md, session 21)
     contrast_weight: float = 1.0  # beside the ZINB per count
-    contrast_temperature: float = 0.5
+    contrast_temperature: float = 1.0
     contrast_neighbors: int = 10
     contrast_pcs: int = 50
     # stage 1c, with a dense branch: scDeepCluster's clustering stage (DEC) on the joint latent from the KMeans
@@ -143,7 +144,9 @@ class TrainConfig:
     dec_epochs: int = 40
     dec_lr: float = 1.0  # Adadelta, as scDeepCluster
     dec_weight: float = 0.1  # gamma, the KL's weight beside the ZINB (per count)
-    dec_contrast_weight: float = 0.0  # the neighbour-contrastive term kept during DEC, at this weight (0: off)
+    # the neighbour-contrastive term during DEC, at this weight (0: off); at 1 it splits baron's beta cells on one
+    # seed of three (bench/README.md, session 21)
+    dec_contrast_weight: float = 0.0
     kmeans_starts: int = 100  # KMeans restarts on the latent; the lowest inertia wins (10 is seed-dependent)
     # KMeans on the latent averaged over each cell's k nearest neighbours, `smoothing_steps` times (0: off): denser
     # groups, +0.006 to +0.014 mean ARI on all four bench sets (bench/README.md); the centroids are those clusters'
