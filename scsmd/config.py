@@ -131,7 +131,7 @@ class TrainConfig:
     # its `contrast_neighbors` nearest cells (on the inputs' first `contrast_pcs` principal components) and pushed
     # from the batch's other cells, as graph-contrastive clustering (scGPCL) does (0: ZINB alone). Session 20's
     # temperature 0.5 lifted worm but spread baron's large types (beta, ductal) until KMeans split them on two seeds
-    # of three (0.701); at 1.0 baron holds on all three (0.902), where the term off splits one (0.796), and pbmc and
+    # of three (0.701); at 1.0 baron holds on all three (0.902), where the term off splits one (0.797), and pbmc and
     # bladder keep the term-off figures (bench/README.md, session 21)
     contrast_weight: float = 1.0  # beside the ZINB per count
     contrast_temperature: float = 1.0
