@@ -241,9 +241,8 @@ def dec_stage(model: ScSMD, data: TrainData, image_latent: torch.Tensor, centroi
               ) -> torch.Tensor:
     """Stage 1c, scDeepCluster's clustering stage on the joint latent: the dense members and the centroids learn to
     sharpen the clusters (KL to DEC's target, refreshed each epoch) while the members keep their ZINB of the counts
-    (and, with `neighbors` and dec_contrast_weight > 0, their neighbour-contrastive term); the image block stays as
+    (and, with `neighbors`, their neighbour-contrastive term at dec_contrast_weight); the image block stays as
     pretrained. Returns the moved centroids."""
-    contrast = neighbors is not None and config.dec_contrast_weight > 0
     embedder = model.embedder
     centroids = torch.nn.Parameter(centroids.clone())
     optimizer = torch.optim.Adadelta([*model.dense.parameters(), centroids], lr=config.dec_lr, rho=0.95)
@@ -259,7 +258,7 @@ def dec_stage(model: ScSMD, data: TrainData, image_latent: torch.Tensor, centroi
             latent = embedder.combine(image_latent[batch], embedder.dense(x))
             loss = zinb / data.n_genes + config.dec_weight * kl_to_target(
                 target[batch], student_t_memberships(latent, centroids))
-            if contrast:
+            if neighbors is not None:
                 loss = loss + config.dec_contrast_weight * torch.stack([neighbor_contrast(
                     z, partner_latent(member, data, neighbors, batch, config.dense_noise, generator),
                     config.contrast_temperature) for member, z in zip(model.dense, noisy_latents)]).mean()
@@ -404,8 +403,8 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
     centroids, smoothed = kmeans_centroids(latent, model_config.n_clusters, config, config.seed)
     centroids = torch.as_tensor(centroids, dtype=torch.float32, device=device)
     if model.dense is not None:
-        centroids = dec_stage(model, data, image, centroids, neighbors, config, generator,
-                              stage("dec", config.dec_epochs))
+        centroids = dec_stage(model, data, image, centroids, neighbors if config.dec_contrast_weight > 0 else None,
+                              config, generator, stage("dec", config.dec_epochs))
     centroids = fuzzy_stage(model, data, centroids, config, generator, stage("fuzzy", config.fuzzy_epochs))
     centroids = cellnet_stage(model, data, centroids, config, generator, stage("cellnet", config.cellnet_epochs))
 
