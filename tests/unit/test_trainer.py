@@ -81,14 +81,6 @@ def test_dec_stage_trains_the_dense_block_alone_and_sharpens_the_clusters(counts
     assert confidence(after) > confidence(before) + 0.05  # the memberships moved towards their sharpened target
 
 
-def dense_type_gap(result, types: np.ndarray) -> float:
-    """Mean cosine of the dense latents of same-type cells minus that of different-type cells."""
-    dense = torch.nn.functional.normalize(torch.as_tensor(result.latent[:, ModelConfig().latent_dim:]), dim=1)
-    cosine = (dense @ dense.T).numpy()
-    same = types[:, None] == types[None]
-    return float(cosine[same].mean() - cosine[~same].mean())
-
-
 def test_contrast_draws_partners_among_input_neighbours_and_groups_them(counts):
     panel = select_panel(counts, PreprocessConfig())
     data = training_data(counts, panel, PreprocessConfig())
@@ -100,7 +92,11 @@ def test_contrast_draws_partners_among_input_neighbours_and_groups_them(counts):
     def same_type_gap(contrast_weight: float, dec_contrast_weight: float = 0.0, dec_epochs: int = 0) -> float:
         config = TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=20, dec_epochs=dec_epochs, dec_weight=0.0,
                              contrast_weight=contrast_weight, dec_contrast_weight=dec_contrast_weight)
-        return dense_type_gap(train_model(data, ModelConfig(n_clusters=3, dense_genes=len(panel)), config), types)
+        latent = train_model(data, ModelConfig(n_clusters=3, dense_genes=len(panel)), config).latent
+        dense = torch.nn.functional.normalize(torch.as_tensor(latent[:, ModelConfig().latent_dim:]), dim=1)
+        cosine = (dense @ dense.T).numpy()
+        same = types[:, None] == types[None]
+        return float(cosine[same].mean() - cosine[~same].mean())
 
     assert same_type_gap(1.0) > same_type_gap(0.0) + 0.3  # neighbours' views pulled together, the batch's apart
     # kept during DEC (KL off here), the term goes on grouping a branch pretrained without it
