@@ -131,8 +131,8 @@ class TrainConfig:
     # its `contrast_neighbors` nearest cells (on the inputs' first `contrast_pcs` principal components) and pushed
     # from the batch's other cells, as graph-contrastive clustering (scGPCL) does (0: ZINB alone). Session 20's
     # temperature 0.5 lifted worm but spread baron's large types (beta, ductal) until KMeans split them on two seeds
-    # of three (0.701); at 1.0 baron holds on all three (0.902), where the term off splits one (0.797), and pbmc and
-    # bladder keep the term-off figures (bench/README.md, session 21)
+    # of three (0.701); at 1.0 baron holds on all three (0.902), where the term off splits one (0.797)
+    # (bench/README.md, sessions 21 and 22)
     contrast_weight: float = 1.0  # beside the ZINB per count
     contrast_temperature: float = 1.0
     contrast_neighbors: int = 10
@@ -144,9 +144,10 @@ class TrainConfig:
     dec_epochs: int = 40
     dec_lr: float = 1.0  # Adadelta, as scDeepCluster
     dec_weight: float = 0.1  # gamma, the KL's weight beside the ZINB (per count)
-    # the neighbour-contrastive term during DEC, at this weight (0: off); at 1 it splits baron's beta cells on one
-    # seed of three (bench/README.md, session 21)
-    dec_contrast_weight: float = 0.0
+    # the neighbour-contrastive term kept during DEC, at this weight (0: off): at temperature 1 it lifts all four bench
+    # sets (baron +0.016, bladder +0.020, pbmc +0.004, worm +0.017 mean ARI; bench/README.md, session 22); at 0.5 it
+    # split baron's beta cells (session 21)
+    dec_contrast_weight: float = 1.0
     kmeans_starts: int = 100  # KMeans restarts on the latent; the lowest inertia wins (10 is seed-dependent)
     # KMeans on the latent averaged over each cell's k nearest neighbours, `smoothing_steps` times (0: off): denser
     # groups, +0.006 to +0.014 mean ARI on all four bench sets (bench/README.md); the centroids are those clusters'
