@@ -129,12 +129,12 @@ class TrainConfig:
     dense_noise: float = 2.5  # sd of the Gaussian noise on its standardized input
     # beside the ZINB, a contrastive term (InfoNCE): each cell's noisy view is pulled towards a noisy view of one of
     # its `contrast_neighbors` nearest cells (on the inputs' first `contrast_pcs` principal components) and pushed
-    # from the batch's other cells, as graph-contrastive clustering (scGPCL) does (0: ZINB alone). Session 20's
-    # temperature 0.5 lifted worm but spread baron's large types (beta, ductal) until KMeans split them on two seeds
-    # of three (0.701); at 1.0 baron holds on all three (0.902), where the term off splits one (0.797)
-    # (bench/README.md, sessions 21 and 22)
+    # from the batch's other cells, as graph-contrastive clustering (scGPCL) does (0: ZINB alone). Its temperature,
+    # in both stages: 0.5 spread baron's large types (beta, ductal) until KMeans split them on two seeds of three
+    # (0.701); 1.0 holds baron but leaves worm's seed 0 a poor KMeans start (0.45); 0.7 keeps baron and lifts every
+    # set (worm 0.530 -> 0.580, sd 0.058 -> 0.018; bench/README.md, sessions 21 to 23)
     contrast_weight: float = 1.0  # beside the ZINB per count
-    contrast_temperature: float = 1.0
+    contrast_temperature: float = 0.7
     contrast_neighbors: int = 10
     contrast_pcs: int = 50
     # stage 1c, with a dense branch: scDeepCluster's clustering stage (DEC) on the joint latent from the KMeans
