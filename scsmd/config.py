@@ -131,8 +131,8 @@ class TrainConfig:
     # its `contrast_neighbors` nearest cells (on the inputs' first `contrast_pcs` principal components) and pushed
     # from the batch's other cells, as graph-contrastive clustering (scGPCL) does (0: ZINB alone). Its temperature,
     # in both stages: 0.5 spread baron's large types (beta, ductal) until KMeans split them on two seeds of three
-    # (0.701); 1.0 holds baron but leaves worm's seed 0 a poor KMeans start (0.45); 0.7 keeps baron and lifts every
-    # set (worm 0.530 -> 0.580, sd 0.058 -> 0.018; bench/README.md, sessions 21 to 23)
+    # (0.701); 1.0 holds baron but leaves worm's seed 0 a poor KMeans start (0.45); 0.7 holds baron too and lifts worm
+    # 0.530 -> 0.580 (sd 0.058 -> 0.018), bladder +0.030, baron +0.003, pbmc -0.002 (bench/README.md, sessions 21-23)
     contrast_weight: float = 1.0  # beside the ZINB per count
     contrast_temperature: float = 0.7
     contrast_neighbors: int = 10
