@@ -143,6 +143,9 @@ class TrainConfig:
     # session 18); longer DEC: worm flat after 60 epochs, bladder falls (session 19)
     dec_epochs: int = 40
     dec_lr: float = 1.0  # Adadelta, as scDeepCluster
+    # Adadelta's rate over the stage: constant, as scDeepCluster (~1% of cells change cluster every epoch to the last),
+    # or cosine to zero (settles them: pbmc +0.003, bladder +0.002, but worm -0.009, baron -0.002; bench/README.md)
+    dec_schedule: LrSchedule = "constant"
     dec_weight: float = 0.1  # gamma, the KL's weight beside the ZINB (per count)
     # the neighbour-contrastive term kept during DEC, at this weight (0: off): at temperature 1 it lifts all four bench
     # sets (baron +0.016, bladder +0.020, pbmc +0.004, worm +0.017 mean ARI; bench/README.md, session 22); at 0.5 it
@@ -190,8 +193,9 @@ class TrainConfig:
                f"{self.dec_contrast_weight}")
         for name in ("pretrain_epochs", "dense_epochs", "dec_epochs", "fuzzy_epochs", "cellnet_epochs", "fuzzy_target_epochs"):
             _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
-        _check(self.pretrain_schedule in ("constant", "cosine"),
-               f"pretrain_schedule must be constant or cosine, got {self.pretrain_schedule!r}")
+        for name in ("pretrain_schedule", "dec_schedule"):
+            _check(getattr(self, name) in ("constant", "cosine"),
+                   f"{name} must be constant or cosine, got {getattr(self, name)!r}")
         _check(self.pretrain_nb_weight >= 0, f"pretrain_nb_weight must be >= 0, got {self.pretrain_nb_weight}")
         _check(self.kmeans_starts >= 1, f"kmeans_starts must be >= 1, got {self.kmeans_starts}")
         _check(self.smoothing_neighbors >= 0 and self.smoothing_steps >= 0,

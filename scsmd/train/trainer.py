@@ -172,14 +172,19 @@ class _Stage:
                 self.on_epoch(record)
 
 
+def rate_schedule(optimizer: torch.optim.Optimizer, kind: str, n_epochs: int
+                  ) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """A cosine decay of the rate to zero over `n_epochs` (stepped once an epoch), or None for a constant rate."""
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(n_epochs, 1)) if kind == "cosine" else None
+
+
 def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torch.Generator, stage: _Stage) -> None:
     """Stage 1: the autoencoder learns to reconstruct the panel (MSE, plus NB on raw counts if weighted), Adam."""
     params = [*model.encoder.parameters(), *model.decoder.parameters()]
     if config.pretrain_nb_weight > 0:
         params += list(model.nb_head.parameters())
     optimizer = torch.optim.Adam(params, lr=config.pretrain_lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(config.pretrain_epochs, 1)) \
-        if config.pretrain_schedule == "cosine" else None
+    schedule = rate_schedule(optimizer, config.pretrain_schedule, config.pretrain_epochs)
     for _ in stage.epochs():
         for batch in _batches(data, config.batch_size, generator):
             x = data.inputs[batch]
@@ -246,6 +251,7 @@ def dec_stage(model: ScSMD, data: TrainData, image_latent: torch.Tensor, centroi
     embedder = model.embedder
     centroids = torch.nn.Parameter(centroids.clone())
     optimizer = torch.optim.Adadelta([*model.dense.parameters(), centroids], lr=config.dec_lr, rho=0.95)
+    schedule = rate_schedule(optimizer, config.dec_schedule, config.dec_epochs)
     for _ in stage.epochs():
         dense_latent = encode(model, data.inputs, encoder=embedder.dense)
         target = sharpened_target(student_t_memberships(embedder.combine(image_latent, dense_latent), centroids.detach()))
@@ -266,6 +272,8 @@ def dec_stage(model: ScSMD, data: TrainData, image_latent: torch.Tensor, centroi
             loss.backward()
             optimizer.step()
             stage.add(loss, len(batch))
+        if schedule is not None:
+            schedule.step()
     return centroids.detach()
 
 

@@ -17,6 +17,7 @@ from scsmd.errors import ScsmdError
     lambda: TrainConfig(device="tpu"),
     lambda: TrainConfig(similar_above=0.1, dissimilar_below=0.2),
     lambda: TrainConfig(pretrain_schedule="step"),
+    lambda: TrainConfig(dec_schedule="step"),
     lambda: TrainConfig(kmeans_starts=0),
     lambda: TrainConfig(smoothing_neighbors=-1),
     lambda: preset("fastest"),

@@ -81,6 +81,19 @@ def test_dec_stage_trains_the_dense_block_alone_and_sharpens_the_clusters(counts
     assert confidence(after) > confidence(before) + 0.05  # the memberships moved towards their sharpened target
 
 
+def test_cosine_dec_schedule_lowers_the_rate_after_each_epoch(counts):
+    panel = select_panel(counts, PreprocessConfig())
+    data = training_data(counts, panel, PreprocessConfig())
+    model_config = ModelConfig(n_clusters=3, dense_genes=len(panel))
+
+    def dense_latent(epochs: int, schedule: str) -> np.ndarray:
+        config = TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=1, dec_epochs=epochs, dec_schedule=schedule)
+        return train_model(data, model_config, config).latent[:, model_config.latent_dim:]
+
+    np.testing.assert_array_equal(dense_latent(1, "cosine"), dense_latent(1, "constant"))  # epoch 1 at the full rate
+    assert not np.array_equal(dense_latent(2, "cosine"), dense_latent(2, "constant"))  # epoch 2 at half of it
+
+
 def test_contrast_draws_partners_among_input_neighbours_and_groups_them(counts):
     panel = select_panel(counts, PreprocessConfig())
     data = training_data(counts, panel, PreprocessConfig())
