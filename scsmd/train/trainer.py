@@ -15,7 +15,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from scsmd.config import ModelConfig, TrainConfig
+from scsmd.config import LrSchedule, ModelConfig, TrainConfig
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import squared_distances
 from scsmd.panel import PanelScaling
@@ -172,7 +172,7 @@ class _Stage:
                 self.on_epoch(record)
 
 
-def rate_schedule(optimizer: torch.optim.Optimizer, kind: str, n_epochs: int
+def rate_schedule(optimizer: torch.optim.Optimizer, kind: LrSchedule, n_epochs: int
                   ) -> torch.optim.lr_scheduler.LRScheduler | None:
     """A cosine decay of the rate to zero over `n_epochs` (stepped once an epoch), or None for a constant rate."""
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(n_epochs, 1)) if kind == "cosine" else None
