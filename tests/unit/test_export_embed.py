@@ -243,7 +243,8 @@ def test_a_dense_branch_bundle_exports_and_embeds_its_own_latent(tmp_path):
     assert adata.obsm["X_scsmd"].shape == (240, 84)
     for backend in ("onnx", "torchscript"):
         out = scsmd.embed(adata, model=folder, config=EmbedConfig(backend=backend, precision="fp32"), copy=True)
-        assert np.abs(out.obsm["X_scsmd"] - adata.obsm["X_scsmd"]).max() < 1e-4
+        # fp32 rounding relative to the latent's scale: a CUDA-trained latent is 4.8e-5 off the CPU's at |z| ~ 14
+        assert np.abs(out.obsm["X_scsmd"] - adata.obsm["X_scsmd"]).max() < 1e-5 * np.abs(adata.obsm["X_scsmd"]).max()
         assert (out.obs["scsmd_cluster"] == adata.obs["scsmd_cluster"]).all()
 
 
@@ -284,7 +285,8 @@ def test_the_fuzzy_and_cellnet_stages_train_the_joint_latent(counts):
     assert result.latent.shape == (240, 52) and result.centroids.shape == (3, 52)
     inputs = training_data(counts, select_panel(counts, panel_config), panel_config).inputs
     with torch.no_grad():
-        np.testing.assert_allclose(result.model.embedder(inputs).numpy(), result.latent, atol=1e-5)
+        np.testing.assert_allclose(result.model.embedder(inputs).numpy(), result.latent,
+                                   atol=1e-5 * np.abs(result.latent).max())  # CUDA-trained: 4.8e-5 at |z| ~ 14
 
 
 def test_a_gpu_build_without_a_gpu_says_it_falls_back(tiny_bundle, caplog):

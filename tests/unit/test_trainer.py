@@ -9,7 +9,7 @@ from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, preset
 from scsmd.errors import ScsmdError
 from scsmd.train.losses import student_t_memberships
 from scsmd.train.preprocess import select_panel, training_data
-from scsmd.train.trainer import exact_kernels, final_clusters, input_neighbors, smoothed_latent, train_model
+from scsmd.train.trainer import adam, exact_kernels, final_clusters, input_neighbors, smoothed_latent, train_model
 
 FAST = preset("reference", batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cellnet_epochs=1)
 
@@ -37,6 +37,25 @@ def test_same_seed_same_model_on_one_device(counts, device):
     assert [r["stage"] for r in runs[0].history] == ["pretrain", "fuzzy", "cellnet"] and runs[0].device == device
     other = train_model(data, ModelConfig(n_clusters=3), dataclasses.replace(config, seed=1))
     assert not np.array_equal(other.latent, runs[0].latent)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, GPU])])
+def test_adam_is_fused_on_cuda_only_and_steps_like_the_plain_one(device):
+    layer = torch.nn.Linear(6, 3).to(device)
+    twin = torch.nn.Linear(6, 3).to(device)
+    twin.load_state_dict(layer.state_dict())
+    fused, plain = adam(layer.parameters(), torch.device(device), lr=0.1, amsgrad=True), \
+        torch.optim.Adam(twin.parameters(), lr=0.1, amsgrad=True)
+    assert fused.defaults["fused"] == (device == "cuda")
+    x = torch.randn(8, 6, device=device)
+    for _ in range(3):
+        for model, optimizer in ((layer, fused), (twin, plain)):
+            optimizer.zero_grad()
+            model(x).pow(2).sum().backward()
+            optimizer.step()
+    torch.testing.assert_close(layer.weight, twin.weight, rtol=1e-5, atol=1e-6)  # the CPU's are bit-identical
+    if device == "cpu":
+        assert torch.equal(layer.weight, twin.weight)
 
 
 def test_cuda_training_switches_exact_kernels_on_and_back():
