@@ -20,7 +20,9 @@ from scsmd.errors import ScsmdError
 from scsmd.infer.assign import distance_quantiles
 from scsmd.infer.embed import EmbedResult, embed_chunks, iter_embed
 from scsmd.infer.h5ad_results import H5adResults, results_skeleton
+from scsmd.infer.label_head import LabelHead
 from scsmd.infer.memory import return_freed_memory
+from scsmd.infer.timing import StageTimer
 from scsmd.io import h5ad_shape, iter_row_chunks, read_counts
 from scsmd.metrics import score_clusters
 from scsmd.panel import PanelScaling, library_sizes, logexpr_panel, match_panel
@@ -97,6 +99,21 @@ def _cluster_labels(adata: ad.AnnData, clusters: np.ndarray, n_clusters: int, la
     return entries
 
 
+def _fit_label_head(adata: ad.AnnData, latent: np.ndarray, label_key: str, preprocess_config: PreprocessConfig,
+                    train_config: TrainConfig) -> tuple[LabelHead, float]:
+    """The label head on the frozen latent and its own HVGs, and its accuracy on the training cells."""
+    from scsmd.train.label_head import fit_label_head
+    from scsmd.train.preprocess import highly_variable_genes
+
+    truth = adata.obs[label_key].astype(str).to_numpy()
+    head_genes = highly_variable_genes(adata, train_config.label_head_genes, preprocess_config)
+    head_logexpr = logexpr_panel(adata.X, match_panel(list(adata.var_names), head_genes),
+                                 target_sum=preprocess_config.target_sum)
+    head = fit_label_head(head_logexpr, latent, truth, head_genes, train_config.label_head_c,
+                          novelty_quantile=train_config.novelty_quantile, seed=train_config.seed)
+    return head, float((head.predict(head.gene_logits(head_logexpr), latent)[0] == truth).mean())
+
+
 def train(
     adata: ad.AnnData,
     *,
@@ -143,8 +160,7 @@ def train(
         K < 2 or K > number of cells, fewer cells than the batch size, unknown label key, an existing bundle.
     """
     from scsmd.train.bundle_io import save_weights
-    from scsmd.train.label_head import fit_label_head
-    from scsmd.train.preprocess import highly_variable_genes, select_panel, training_data
+    from scsmd.train.preprocess import select_panel, training_data
     from scsmd.train.trainer import train_model
 
     if n_clusters < 2 or n_clusters > adata.n_obs:
@@ -155,11 +171,13 @@ def train(
     _check_label_key(adata, label_key)
     if bundle_dir is not None and Path(bundle_dir).exists() and not overwrite:
         raise ScsmdError(f"{bundle_dir} already exists; choose another --name or pass --force to replace it")
-    panel = select_panel(adata, preprocess_config)
-    side = preprocess_config.image_side(len(panel))
-    model_config = dataclasses.replace(model_config or ModelConfig(), n_clusters=n_clusters, image_side=side,
-                                       dense_genes=len(panel) if preprocess_config.dense_genes else 0)
-    data = training_data(adata, panel, preprocess_config)
+    timer = StageTimer()
+    with timer("panel"):
+        panel = select_panel(adata, preprocess_config)
+        side = preprocess_config.image_side(len(panel))
+        model_config = dataclasses.replace(model_config or ModelConfig(), n_clusters=n_clusters, image_side=side,
+                                           dense_genes=len(panel) if preprocess_config.dense_genes else 0)
+        data = training_data(adata, panel, preprocess_config)
     log.info("training on %d cells x %d panel genes, K=%d", data.n_cells, len(panel), n_clusters)
     result = train_model(data, model_config, train_config, on_epoch)
 
@@ -170,13 +188,8 @@ def train(
     metrics = score_clusters(adata.obs[label_key], result.labels) if label_key else None
     head, head_accuracy = None, None
     if label_key and bundle_dir is not None:  # the head lives in the bundle; nothing else uses it
-        truth = adata.obs[label_key].astype(str).to_numpy()
-        head_genes = highly_variable_genes(adata, train_config.label_head_genes, preprocess_config)
-        head_logexpr = logexpr_panel(adata.X, match_panel(list(adata.var_names), head_genes),
-                                     target_sum=preprocess_config.target_sum)
-        head = fit_label_head(head_logexpr, result.latent, truth, head_genes, train_config.label_head_c,
-                              novelty_quantile=train_config.novelty_quantile, seed=train_config.seed)
-        head_accuracy = float((head.predict(head.gene_logits(head_logexpr), result.latent)[0] == truth).mean())
+        with timer("label_head"):
+            head, head_accuracy = _fit_label_head(adata, result.latent, label_key, preprocess_config, train_config)
 
     adata.obsm[key_added] = result.latent.astype(np.float32)
     adata.obs[CLUSTER_KEY] = pd.Categorical(result.labels.astype(str), categories=[str(k) for k in range(n_clusters)])
@@ -207,6 +220,7 @@ def train(
             "head_agreement": result.head_agreement,
             "device": result.device,
             "history": result.history,
+            "timings_s": {**timer.seconds, **result.timings},  # the steps between the epochs (history)
             "label_key": label_key,
             "cluster_labels": cluster_labels,
             "training_metrics": metrics,

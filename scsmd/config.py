@@ -152,6 +152,9 @@ class TrainConfig:
     # split baron's beta cells (session 21)
     dec_contrast_weight: float = 1.0
     kmeans_starts: int = 100  # KMeans restarts on the latent; the lowest inertia wins (10 is seed-dependent)
+    # threads of the smoothing and KMeans: more only wait on each other at the restarts' many barriers (on an H200
+    # host's 16 cores: 0.24 s with 4 threads, 0.41 s with 16, 13 s with 16 in a whole busy run; bench/README.md)
+    kmeans_threads: int = 4
     # KMeans on the latent averaged over each cell's k nearest neighbours, `smoothing_steps` times (0: off): denser
     # groups, +0.006 to +0.014 mean ARI on all four bench sets (bench/README.md); the centroids are those clusters'
     # means on the raw latent, without Lloyd steps, so new cells are assigned by nearest centroid as before
@@ -198,6 +201,7 @@ class TrainConfig:
                    f"{name} must be constant or cosine, got {getattr(self, name)!r}")
         _check(self.pretrain_nb_weight >= 0, f"pretrain_nb_weight must be >= 0, got {self.pretrain_nb_weight}")
         _check(self.kmeans_starts >= 1, f"kmeans_starts must be >= 1, got {self.kmeans_starts}")
+        _check(self.kmeans_threads >= 1, f"kmeans_threads must be >= 1, got {self.kmeans_threads}")
         _check(self.smoothing_neighbors >= 0 and self.smoothing_steps >= 0,
                f"smoothing_neighbors and smoothing_steps must be >= 0, got {self.smoothing_neighbors}, {self.smoothing_steps}")
         _check(self.fuzzifier > 1, f"fuzzifier m must be > 1, got {self.fuzzifier}")

@@ -14,10 +14,12 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
 
 from scsmd.config import LrSchedule, ModelConfig, TrainConfig
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import squared_distances
+from scsmd.infer.timing import StageTimer
 from scsmd.panel import PanelScaling
 from scsmd.train.losses import (fuzzy_loss, fuzzy_memberships, kl_to_target, neighbor_contrast, pair_targets,
                                  pairwise_loss, sharpened_target, student_t_memberships)
@@ -67,6 +69,7 @@ class TrainResult:
     head_agreement: float  # fraction of cells whose Cellnet argmax equals the final cluster
     device: str
     history: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds of the steps between the epochs
 
 
 def resolve_device(device: str) -> torch.device:
@@ -359,8 +362,9 @@ def kmeans_centroids(latent: np.ndarray, n_clusters: int, config: TrainConfig, r
                      ) -> tuple[np.ndarray, bool]:
     """KMeans on the latent, smoothed as `config` says, and whether it was: smoothed, the centroids are its clusters'
     means on the raw latent, the space new cells are embedded in."""
-    clustered = smoothed_latent(latent, config.smoothing_neighbors, config.smoothing_steps)
-    kmeans = KMeans(n_clusters=n_clusters, n_init=config.kmeans_starts, random_state=random_state).fit(clustered)
+    with threadpool_limits(limits=config.kmeans_threads):
+        clustered = smoothed_latent(latent, config.smoothing_neighbors, config.smoothing_steps)
+        kmeans = KMeans(n_clusters=n_clusters, n_init=config.kmeans_starts, random_state=random_state).fit(clustered)
     if clustered is latent:
         return kmeans.cluster_centers_, False
     return cluster_means(latent, kmeans.labels_, kmeans.cluster_centers_), True
@@ -398,6 +402,7 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
     model = ScSMD(model_config).to(device)
     model.train()
     history: list[dict] = []
+    timer = StageTimer()
 
     def stage(name: str, n_epochs: int) -> _Stage:
         return _Stage(name, n_epochs, data.n_cells, history, on_epoch)
@@ -406,15 +411,17 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
     if model.dense is None:
         latent = encode(model, data.inputs)
     else:
-        neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed) \
-            if config.contrast_weight > 0 or config.dec_contrast_weight > 0 else None
+        with timer("neighbors"):
+            neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed) \
+                if config.contrast_weight > 0 or config.dec_contrast_weight > 0 else None
         pretrain_dense(model.dense, data, neighbors if config.contrast_weight > 0 else None, config, generator,
                        stage("dense", config.dense_epochs))
         image, dense = (encode(model, data.inputs, encoder=e) for e in (model.encoder, model.embedder.dense))
         model.fix_block_scales(image, dense)
         latent = model.embedder.combine(image, dense)  # each encoder ran once over the cells
     latent = latent.cpu().numpy()
-    centroids, smoothed = kmeans_centroids(latent, model_config.n_clusters, config, config.seed)
+    with timer("kmeans"):
+        centroids, smoothed = kmeans_centroids(latent, model_config.n_clusters, config, config.seed)
     centroids = torch.as_tensor(centroids, dtype=torch.float32, device=device)
     if model.dense is not None:
         centroids = dec_stage(model, data, image, centroids, neighbors if config.dec_contrast_weight > 0 else None,
@@ -423,14 +430,15 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
     centroids = cellnet_stage(model, data, centroids, config, generator, stage("cellnet", config.cellnet_epochs))
 
     model.eval()
-    latent = encode(model, data.inputs)
-    with torch.no_grad():
-        probs = model.cluster_head(latent) if config.cellnet_epochs > 0 else \
-            fuzzy_memberships(latent, centroids, config.fuzzifier)  # an untrained head has no clusters
-        head_labels = probs.argmax(dim=1).cpu().numpy()
-    latent_np = latent.cpu().numpy()
-    labels, final_centroids = final_clusters(latent_np, head_labels, centroids.cpu().numpy().astype(np.float64),
-                                             config.seed, refine=not smoothed)
+    with timer("final_clusters"):
+        latent = encode(model, data.inputs)
+        with torch.no_grad():
+            probs = model.cluster_head(latent) if config.cellnet_epochs > 0 else \
+                fuzzy_memberships(latent, centroids, config.fuzzifier)  # an untrained head has no clusters
+            head_labels = probs.argmax(dim=1).cpu().numpy()
+        latent_np = latent.cpu().numpy()
+        labels, final_centroids = final_clusters(latent_np, head_labels, centroids.cpu().numpy().astype(np.float64),
+                                                 config.seed, refine=not smoothed)
     agreement = float((labels == head_labels).mean())
     log.info("final clusters: nearest-centroid agrees with the Cellnet head on %.1f%% of cells", 100 * agreement)
-    return TrainResult(model.cpu(), latent_np, labels, final_centroids, agreement, str(device), history)
+    return TrainResult(model.cpu(), latent_np, labels, final_centroids, agreement, str(device), history, timer.seconds)

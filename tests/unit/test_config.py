@@ -19,6 +19,7 @@ from scsmd.errors import ScsmdError
     lambda: TrainConfig(pretrain_schedule="step"),
     lambda: TrainConfig(dec_schedule="step"),
     lambda: TrainConfig(kmeans_starts=0),
+    lambda: TrainConfig(kmeans_threads=0),
     lambda: TrainConfig(smoothing_neighbors=-1),
     lambda: preset("fastest"),
     lambda: ExportConfig(formats=("tflite",)),

@@ -74,6 +74,24 @@ def test_cuda_training_switches_exact_kernels_on_and_back():
         assert torch.are_deterministic_algorithms_enabled() == before[0]  # a CPU run leaves the settings alone
 
 
+def test_kmeans_runs_on_at_most_kmeans_threads(counts, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from scsmd.train import trainer
+
+    seen = []
+
+    class Recording(trainer.KMeans):
+        def fit(self, *args, **kwargs):
+            seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp")
+            return super().fit(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "KMeans", Recording)
+    latent = np.random.default_rng(0).normal(size=(240, 10))
+    trainer.kmeans_centroids(latent, 3, TrainConfig(kmeans_threads=1), random_state=0)
+    assert seen and max(seen) == 1
+
+
 def test_default_preset_is_one_decreasing_stage(counts):
     data = training_data(counts, select_panel(counts, PreprocessConfig()), PreprocessConfig())
     result = train_model(data, ModelConfig(n_clusters=3), TrainConfig(batch_size=60, pretrain_epochs=3))
@@ -89,6 +107,7 @@ def test_dec_stage_trains_the_dense_block_alone_and_sharpens_the_clusters(counts
     before = train_model(data, model_config, config)
     after = train_model(data, model_config, dataclasses.replace(config, dec_epochs=10, dec_weight=10.0))
     assert [r["stage"] for r in after.history] == ["pretrain"] + ["dense"] * 2 + ["dec"] * 10
+    assert set(after.timings) == {"neighbors", "kmeans", "final_clusters"} and min(after.timings.values()) > 0
     image = slice(0, model_config.latent_dim)
     np.testing.assert_array_equal(after.latent[:, image], before.latent[:, image])  # the image block as pretrained
     assert not np.allclose(after.latent[:, image.stop:], before.latent[:, image.stop:])
