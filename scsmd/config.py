@@ -152,9 +152,11 @@ class TrainConfig:
     # split baron's beta cells (session 21)
     dec_contrast_weight: float = 1.0
     kmeans_starts: int = 100  # KMeans restarts on the latent; the lowest inertia wins (10 is seed-dependent)
-    # threads of the smoothing and KMeans: more only wait on each other at the restarts' many barriers (on an H200
-    # host's 16 cores: 0.24 s with 4 threads, 0.41 s with 16, 13 s with 16 in a whole busy run; bench/README.md)
-    kmeans_threads: int = 4
+    # threads of the smoothing and KMeans (100 restarts): on a busy host more threads only wait on each other at the
+    # restarts' many barriers (baron's latent beside two trainings on the 2 cores: 1.9 s on 1 thread, 16.6 s on 2;
+    # pbmc's on an H200 host: 0.33 / 0.24 / 0.41 s on 1 / 4 / 16 threads idle, 13.5 s on 16 in a busy whole run;
+    # bench/README.md), and one thread clusters a latent alike on any machine
+    kmeans_threads: int = 1
     # KMeans on the latent averaged over each cell's k nearest neighbours, `smoothing_steps` times (0: off): denser
     # groups, +0.006 to +0.014 mean ARI on all four bench sets (bench/README.md); the centroids are those clusters'
     # means on the raw latent, without Lloyd steps, so new cells are assigned by nearest centroid as before
