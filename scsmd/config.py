@@ -152,10 +152,10 @@ class TrainConfig:
     # split baron's beta cells (session 21)
     dec_contrast_weight: float = 1.0
     kmeans_starts: int = 100  # KMeans restarts on the latent; the lowest inertia wins (10 is seed-dependent)
-    # threads of the smoothing and KMeans (100 restarts): on a busy host more threads only wait on each other at the
-    # restarts' many barriers (pbmc's latent on the 2 cores: 0.52 s on 1 thread, 1.77 s on 2; beside two trainings
-    # 1.9 vs 16.6 s; on an H200 host 0.33 / 0.24 / 0.41 s on 1 / 4 / 16 threads idle, 13.5 s on 16 in a busy whole
-    # run; bench/README.md), and one thread clusters a latent alike on any machine
+    # threads of the smoothing and KMeans (100 restarts): more threads mostly wait on each other at the restarts' many
+    # barriers (pbmc's latent on the 2 cores: 0.56 s on 1 thread, 1.53 s on 2; beside two busy processes 0.89 vs
+    # 7.1 s; on an H200 host 0.33 / 0.24 / 0.41 s on 1 / 4 / 16 threads idle, 13.5 s on 16 in a busy whole run;
+    # bench/README.md), and one thread clusters a latent alike on any number of cores
     kmeans_threads: int = 1
     # KMeans on the latent averaged over each cell's k nearest neighbours, `smoothing_steps` times (0: off): denser
     # groups, +0.006 to +0.014 mean ARI on all four bench sets (bench/README.md); the centroids are those clusters'

@@ -437,8 +437,10 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
                 fuzzy_memberships(latent, centroids, config.fuzzifier)  # an untrained head has no clusters
             head_labels = probs.argmax(dim=1).cpu().numpy()
         latent_np = latent.cpu().numpy()
-        labels, final_centroids = final_clusters(latent_np, head_labels, centroids.cpu().numpy().astype(np.float64),
-                                                 config.seed, refine=not smoothed)
+        with threadpool_limits(limits=config.kmeans_threads):
+            labels, final_centroids = final_clusters(latent_np, head_labels,
+                                                     centroids.cpu().numpy().astype(np.float64), config.seed,
+                                                     refine=not smoothed)
     agreement = float((labels == head_labels).mean())
     log.info("final clusters: nearest-centroid agrees with the Cellnet head on %.1f%% of cells", 100 * agreement)
     return TrainResult(model.cpu(), latent_np, labels, final_centroids, agreement, str(device), history, timer.seconds)
