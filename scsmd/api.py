@@ -152,7 +152,8 @@ def train(
     Returns
     -------
     The ``TrainResult``. Sets ``adata.obsm[key_added]`` (float32, n x latent_dim), ``adata.obs['scsmd_cluster']``
-    (categorical) and ``adata.uns['scsmd']`` (model name, params, metrics where labels were given).
+    (categorical) and ``adata.uns['scsmd']`` (model name, params, timings: seconds per stage and per step between
+    them, metrics where labels were given).
 
     Raises
     ------
@@ -194,8 +195,13 @@ def train(
     adata.obsm[key_added] = result.latent.astype(np.float32)
     adata.obs[CLUSTER_KEY] = pd.Categorical(result.labels.astype(str), categories=[str(k) for k in range(n_clusters)])
     name = Path(bundle_dir).name if bundle_dir is not None else None
+    stages: dict[str, float] = {}
+    for record in result.history:  # the stages' epochs, summed
+        stages[record["stage"]] = stages.get(record["stage"], 0.0) + record["seconds"]
+    timings = {"panel": timer.seconds["panel"], **stages, **result.timings, **timer.seconds}  # panel, stages, steps
     adata.uns["scsmd"] = {"model": name or "", "params": {"preprocess": to_dict(preprocess_config),
-                                                         "model": to_dict(model_config), "train": to_dict(train_config)}}
+                                                         "model": to_dict(model_config), "train": to_dict(train_config)},
+                          "timings": timings}
     if metrics:
         adata.uns["scsmd"]["metrics"] = metrics
 
@@ -220,7 +226,7 @@ def train(
             "head_agreement": result.head_agreement,
             "device": result.device,
             "history": result.history,
-            "timings_s": {**timer.seconds, **result.timings},  # the steps between the epochs (history)
+            "timings_s": timings,
             "label_key": label_key,
             "cluster_labels": cluster_labels,
             "training_metrics": metrics,

@@ -5,6 +5,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -99,6 +100,7 @@ def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, lab
     """Shared tail of `train` and `demo`: train with progress bars, write outputs, print the summary."""
     output = output or Path(f"{name}_scsmd.h5ad")
     _refuse_existing(output, force)
+    start = time.perf_counter()
     with _stage_bars() as on_epoch:
         api.train(adata, n_clusters=n_clusters, bundle_dir=models_dir / name, label_key=label_key,
                   preprocess_config=preprocess_config, model_config=model_config, train_config=train_config,
@@ -109,6 +111,7 @@ def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, lab
     _write_reference_csvs(adata, output.parent, name)
     typer.echo(f"bundle {models_dir / name}  cells {output}  csv {output.parent / (name + '_uspace.csv')}, "
                f"{output.parent / (name + '_clusters.csv')}")
+    typer.echo(_time_split({**adata.uns["scsmd"]["timings"], "wall": time.perf_counter() - start}, adata.n_obs))
     metrics = adata.uns["scsmd"].get("metrics")
     if metrics:
         typer.echo(f"ARI {metrics['ari']:.3f}  NMI {metrics['nmi']:.3f}  ACC {metrics['acc']:.3f}  (against {label_key})")
@@ -275,7 +278,7 @@ def embed(
 
 
 def _time_split(timings: dict[str, float], n_cells: int) -> str:
-    """One line: seconds per stage, wall time and cells/s (reading and normalizing overlap encoding)."""
+    """One line: seconds per stage, wall time and cells/s (embed's reading and normalizing overlap its encoding)."""
     stages = ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in timings.items() if stage != "wall")
     return f"time s: {stages}; wall {timings['wall']:.2f} ({n_cells / timings['wall']:.0f} cells/s)"
 

@@ -59,6 +59,9 @@ def test_bundle_outputs_and_quality(trained):
     metrics = out.uns["scsmd"]["metrics"]
     assert metrics["ari"] > ARI_FLOOR, metrics
     assert f"ARI {metrics['ari']:.3f}" in result.stdout
+    timings = out.uns["scsmd"]["timings"]  # the time split, written with the cells and printed
+    assert set(timings) == {"panel", "pretrain", "dense", "dec", "neighbors", "kmeans", "final_clusters", "label_head"}
+    assert f"time s: panel {timings['panel']:.2f}, pretrain {timings['pretrain']:.2f}" in result.stdout
 
 
 def test_embed_a_second_file_reproduces_clusters(trained, tmp_path):
