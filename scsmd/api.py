@@ -160,9 +160,11 @@ def train(
     ScsmdError
         K < 2 or K > number of cells, fewer cells than the batch size, unknown label key, an existing bundle.
     """
-    from scsmd.train.bundle_io import save_weights
-    from scsmd.train.preprocess import select_panel, training_data
-    from scsmd.train.trainer import train_model
+    timer = StageTimer()
+    with timer("imports"):  # the training code and PyTorch, on a first call
+        from scsmd.train.bundle_io import save_weights
+        from scsmd.train.preprocess import select_panel, training_data
+        from scsmd.train.trainer import train_model
 
     if n_clusters < 2 or n_clusters > adata.n_obs:
         raise ScsmdError(f"--n-clusters must be between 2 and the number of cells ({adata.n_obs}), got {n_clusters}")
@@ -172,7 +174,6 @@ def train(
     _check_label_key(adata, label_key)
     if bundle_dir is not None and Path(bundle_dir).exists() and not overwrite:
         raise ScsmdError(f"{bundle_dir} already exists; choose another --name or pass --force to replace it")
-    timer = StageTimer()
     with timer("panel"):
         panel = select_panel(adata, preprocess_config)
         side = preprocess_config.image_side(len(panel))
@@ -198,7 +199,8 @@ def train(
     stages: dict[str, float] = {}
     for record in result.history:  # the stages' epochs, summed
         stages[record["stage"]] = stages.get(record["stage"], 0.0) + record["seconds"]
-    timings = {"panel": timer.seconds["panel"], **stages, **result.timings, **timer.seconds}  # panel, stages, steps
+    timings = {"imports": timer.seconds["imports"], "panel": timer.seconds["panel"], **stages, **result.timings,
+               **timer.seconds}  # imports, panel, stages, the steps between them, label head
     adata.uns["scsmd"] = {"model": name or "", "params": {"preprocess": to_dict(preprocess_config),
                                                          "model": to_dict(model_config), "train": to_dict(train_config)},
                           "timings": timings}
@@ -243,7 +245,9 @@ def train(
             if head is not None:
                 head.save(folder / LABEL_HEAD)
 
-        write_bundle(bundle_dir, manifest, write_files, overwrite=overwrite)
+        with timer("bundle"):
+            write_bundle(bundle_dir, manifest, write_files, overwrite=overwrite)
+        timings["bundle"] = timer.seconds["bundle"]  # in the cells' record; the manifest was written inside it
     return result
 
 

@@ -18,6 +18,7 @@ from scsmd import api
 from scsmd.config import (EXPORT_FORMATS, EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig,
                           model_preset, preprocess_preset, preset as train_preset)
 from scsmd.errors import ScsmdError
+from scsmd.infer.timing import StageTimer
 from scsmd.io import read_counts, write_csv, write_h5ad
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -96,22 +97,27 @@ def _write_reference_csvs(adata, folder: Path, name: str) -> None:
 
 def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, label_key: Optional[str], output: Optional[Path],
                      force: bool, do_export: bool, preprocess_config: PreprocessConfig, model_config: ModelConfig,
-                     train_config: TrainConfig) -> None:
-    """Shared tail of `train` and `demo`: train with progress bars, write outputs, print the summary."""
+                     train_config: TrainConfig, started: float) -> None:
+    """Shared tail of `train` and `demo`: train with progress bars, write outputs, print the summary and where the
+    time since `started` (before reading the input) went."""
+    read_seconds = time.perf_counter() - started
     output = output or Path(f"{name}_scsmd.h5ad")
     _refuse_existing(output, force)
-    start = time.perf_counter()
     with _stage_bars() as on_epoch:
         api.train(adata, n_clusters=n_clusters, bundle_dir=models_dir / name, label_key=label_key,
                   preprocess_config=preprocess_config, model_config=model_config, train_config=train_config,
                   overwrite=force, on_epoch=on_epoch)
+    timer = StageTimer()
     if do_export:
-        api.export(models_dir / name)
-    write_h5ad(adata, output)
-    _write_reference_csvs(adata, output.parent, name)
+        with timer("export"):
+            api.export(models_dir / name)
+    with timer("write"):
+        write_h5ad(adata, output)
+        _write_reference_csvs(adata, output.parent, name)
     typer.echo(f"bundle {models_dir / name}  cells {output}  csv {output.parent / (name + '_uspace.csv')}, "
                f"{output.parent / (name + '_clusters.csv')}")
-    typer.echo(_time_split({**adata.uns["scsmd"]["timings"], "wall": time.perf_counter() - start}, adata.n_obs))
+    timings = {"read": read_seconds, **adata.uns["scsmd"]["timings"], **timer.seconds}
+    typer.echo(_time_split({**timings, "wall": time.perf_counter() - started}, adata.n_obs))
     metrics = adata.uns["scsmd"].get("metrics")
     if metrics:
         typer.echo(f"ARI {metrics['ari']:.3f}  NMI {metrics['nmi']:.3f}  ACC {metrics['acc']:.3f}  (against {label_key})")
@@ -176,10 +182,11 @@ def train(
                                           scale=scale)
     model_config = model_preset(preset, latent_dim=latent_dim, likelihood=likelihood)  # n_clusters is set by api.train
     name = name or input.name.split(".")[0]
+    started = time.perf_counter()
     adata = read_counts(input, transpose=transpose)
     _train_and_write(adata, name=name, n_clusters=n_clusters, models_dir=models_dir, label_key=label_key,
                      output=output, force=force, do_export=export, preprocess_config=preprocess_config,
-                     model_config=model_config, train_config=train_config)
+                     model_config=model_config, train_config=train_config, started=started)
 
 
 @app.command()
@@ -193,13 +200,14 @@ def demo(
     """Train on scanpy's bundled 700-cell PBMC sample (no download), export it, and score it."""
     from scsmd.datasets import pbmc68k_counts
 
+    started = time.perf_counter()
     adata = pbmc68k_counts()
     train_config = train_preset(preset, seed=seed, device=device)
     n_clusters = adata.obs["bulk_labels"].nunique()
     _train_and_write(adata, name="pbmc68k_demo", n_clusters=n_clusters, models_dir=models_dir,
                      label_key="bulk_labels", output=None, force=force, do_export=True,
                      preprocess_config=preprocess_preset(preset), train_config=train_config,
-                     model_config=model_preset(preset, n_clusters=n_clusters))
+                     model_config=model_preset(preset, n_clusters=n_clusters), started=started)
 
 
 @app.command()

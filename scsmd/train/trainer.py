@@ -395,30 +395,33 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
 def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, config: TrainConfig,
               on_epoch: EpochCallback | None) -> TrainResult:
     """train_model's stages, once the device and its kernels are set."""
-    data = data.to(device)
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    model = ScSMD(model_config).to(device)
+    timer = StageTimer()
+    with timer("setup"):  # the device's start (a CUDA context) and the copies to it
+        data = data.to(device)
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed)
+        generator = torch.Generator().manual_seed(config.seed)
+        model = ScSMD(model_config).to(device)
     model.train()
     history: list[dict] = []
-    timer = StageTimer()
 
     def stage(name: str, n_epochs: int) -> _Stage:
         return _Stage(name, n_epochs, data.n_cells, history, on_epoch)
 
     pretrain(model, data, config, generator, stage("pretrain", config.pretrain_epochs))
     if model.dense is None:
-        latent = encode(model, data.inputs)
+        with timer("encode"):
+            latent = encode(model, data.inputs)
     else:
         with timer("neighbors"):
             neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed) \
                 if config.contrast_weight > 0 or config.dec_contrast_weight > 0 else None
         pretrain_dense(model.dense, data, neighbors if config.contrast_weight > 0 else None, config, generator,
                        stage("dense", config.dense_epochs))
-        image, dense = (encode(model, data.inputs, encoder=e) for e in (model.encoder, model.embedder.dense))
-        model.fix_block_scales(image, dense)
-        latent = model.embedder.combine(image, dense)  # each encoder ran once over the cells
+        with timer("encode"):
+            image, dense = (encode(model, data.inputs, encoder=e) for e in (model.encoder, model.embedder.dense))
+            model.fix_block_scales(image, dense)
+            latent = model.embedder.combine(image, dense)  # each encoder ran once over the cells
     latent = latent.cpu().numpy()
     with timer("kmeans"):
         centroids, smoothed = kmeans_centroids(latent, model_config.n_clusters, config, config.seed)
@@ -431,7 +434,10 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
 
     model.eval()
     with timer("final_clusters"):
-        latent = encode(model, data.inputs)
+        if model.dense is None or config.fuzzy_epochs or config.cellnet_epochs:
+            latent = encode(model, data.inputs)
+        else:  # only the dense block trained since `image` was encoded: one pass of the CNN fewer
+            latent = model.embedder.combine(image, encode(model, data.inputs, encoder=model.embedder.dense))
         with torch.no_grad():
             probs = model.cluster_head(latent) if config.cellnet_epochs > 0 else \
                 fuzzy_memberships(latent, centroids, config.fuzzifier)  # an untrained head has no clusters

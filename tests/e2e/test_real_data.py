@@ -60,8 +60,11 @@ def test_bundle_outputs_and_quality(trained):
     assert metrics["ari"] > ARI_FLOOR, metrics
     assert f"ARI {metrics['ari']:.3f}" in result.stdout
     timings = out.uns["scsmd"]["timings"]  # the time split, written with the cells and printed
-    assert set(timings) == {"panel", "pretrain", "dense", "dec", "neighbors", "kmeans", "final_clusters", "label_head"}
-    assert f"time s: panel {timings['panel']:.2f}, pretrain {timings['pretrain']:.2f}" in result.stdout
+    assert set(timings) == {"imports", "panel", "pretrain", "dense", "dec", "setup", "neighbors", "encode", "kmeans",
+                            "final_clusters", "label_head", "bundle"}
+    assert f"panel {timings['panel']:.2f}, pretrain {timings['pretrain']:.2f}" in result.stdout
+    split = dict(part.rsplit(" ", 1) for part in result.stdout.split("time s: ")[1].split(";")[0].split(", "))
+    assert list(split)[0] == "read" and list(split)[-1] == "write"  # the command's own steps around the library's
 
 
 def test_embed_a_second_file_reproduces_clusters(trained, tmp_path):
