@@ -23,7 +23,7 @@ from scsmd.infer.h5ad_results import H5adResults, results_skeleton
 from scsmd.infer.label_head import LabelHead
 from scsmd.infer.memory import return_freed_memory
 from scsmd.infer.timing import StageTimer
-from scsmd.io import h5ad_shape, iter_row_chunks, read_counts
+from scsmd.io import count_matrix, h5ad_shape, iter_row_chunks, read_counts
 from scsmd.metrics import score_clusters
 from scsmd.panel import PanelScaling, library_sizes, logexpr_panel, match_panel
 
@@ -33,6 +33,13 @@ CLUSTER_KEY = "scsmd_cluster"
 N_REFERENCE_CELLS = 1024  # training inputs kept in the bundle for export checks
 
 
+def _counts_only(adata: ad.AnnData, layer: str | None) -> ad.AnnData:
+    """`adata` itself when its counts are in X, else a light AnnData with the layer's counts in X beside its obs."""
+    if layer is None:
+        return adata
+    return ad.AnnData(count_matrix(adata, layer), obs=adata.obs, var=pd.DataFrame(index=adata.var_names))
+
+
 def _check_label_key(adata: ad.AnnData, label_key: str | None) -> None:
     """Refuse a label key that is not an obs column."""
     if label_key is not None and label_key not in adata.obs:
@@ -40,16 +47,19 @@ def _check_label_key(adata: ad.AnnData, label_key: str | None) -> None:
                          "give an existing column with --label-key")
 
 
-def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig(), copy: bool = False) -> ad.AnnData | None:
+def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig(), layer: str | None = None,
+               copy: bool = False) -> ad.AnnData | None:
     """The method's preprocessing: keep the panel genes, log-normalized in X, raw counts in a layer.
 
     Parameters
     ----------
     adata
-        Raw counts in ``X``, cells x genes.
+        Raw counts in ``X`` (or in ``layers[layer]``), cells x genes.
     config
         Panel size, gene filter, target sum, gene ranking (`scale` does not apply here: X stays log-normalized, as
         scanpy keeps it before `sc.pp.scale`; training scales the panel itself).
+    layer
+        The layer that holds the raw counts, when X does not.
     copy
         Return a modified copy instead of changing ``adata``.
 
@@ -62,14 +72,14 @@ def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig
     from scsmd.train.preprocess import select_panel, size_factors
 
     adata = adata.copy() if copy else adata
-    panel = select_panel(adata, config)
-    counts = sp.csr_matrix(adata.X, dtype=np.float32)
+    counts = count_matrix(adata, layer)
+    panel = select_panel(_counts_only(adata, layer), config)
     match = match_panel(list(adata.var_names), panel)
     logexpr = logexpr_panel(counts, match, target_sum=config.target_sum)
     adata.obs["library_size"] = library_sizes(counts)
     adata.obs["size_factors"] = size_factors(counts)
     adata._inplace_subset_var(match.columns)
-    adata.layers["counts"] = sp.csr_matrix(adata.X, dtype=np.float32)
+    adata.layers["counts"] = counts[:, match.columns]
     adata.X = logexpr
     adata.var["scsmd_panel"] = True
     adata.uns["scsmd_preprocess"] = {"params": to_dict(config)}
@@ -125,6 +135,7 @@ def train(
     train_config: TrainConfig = TrainConfig(),
     overwrite: bool = False,
     key_added: str = "X_scsmd",
+    layer: str | None = None,
     on_epoch: Callable[[dict], None] | None = None,
 ):
     """Train scSMD on raw counts, cluster the cells, and write a model bundle.
@@ -132,7 +143,7 @@ def train(
     Parameters
     ----------
     adata
-        Raw counts in ``X``, cells x genes. Results are written into it.
+        Raw counts in ``X`` (or in ``layers[layer]``), cells x genes. Results are written into it.
     n_clusters
         Number of clusters K.
     bundle_dir
@@ -146,6 +157,9 @@ def train(
         Replace an existing bundle.
     key_added
         obsm key of the latent.
+    layer
+        The layer that holds the raw counts, when X does not (scanpy and scvi-tools keep them in
+        ``layers['counts']`` beside log-normalized X).
     on_epoch
         Called with a record (stage, epoch, n_epochs, loss, cells_per_s) after every epoch.
 
@@ -175,11 +189,12 @@ def train(
     if bundle_dir is not None and Path(bundle_dir).exists() and not overwrite:
         raise ScsmdError(f"{bundle_dir} already exists; choose another --name or pass --force to replace it")
     with timer("panel"):
-        panel = select_panel(adata, preprocess_config)
+        counts = _counts_only(adata, layer)
+        panel = select_panel(counts, preprocess_config)
         side = preprocess_config.image_side(len(panel))
         model_config = dataclasses.replace(model_config or ModelConfig(), n_clusters=n_clusters, image_side=side,
                                            dense_genes=len(panel) if preprocess_config.dense_genes else 0)
-        data = training_data(adata, panel, preprocess_config)
+        data = training_data(counts, panel, preprocess_config)
     log.info("training on %d cells x %d panel genes, K=%d", data.n_cells, len(panel), n_clusters)
     result = train_model(data, model_config, train_config, on_epoch)
 
@@ -191,7 +206,7 @@ def train(
     head, head_accuracy = None, None
     if label_key and bundle_dir is not None:  # the head lives in the bundle; nothing else uses it
         with timer("label_head"):
-            head, head_accuracy = _fit_label_head(adata, result.latent, label_key, preprocess_config, train_config)
+            head, head_accuracy = _fit_label_head(counts, result.latent, label_key, preprocess_config, train_config)
 
     adata.obsm[key_added] = result.latent.astype(np.float32)
     adata.obs[CLUSTER_KEY] = pd.Categorical(result.labels.astype(str), categories=[str(k) for k in range(n_clusters)])
@@ -276,26 +291,29 @@ def _as_bundle(model: Bundle | str | Path) -> Bundle:
     return model if isinstance(model, Bundle) else Bundle.load(model)
 
 
-def _chunks_of(adata: ad.AnnData, chunk_size: int):
-    """(cell names, counts CSR) chunks of an in-memory AnnData."""
+def _chunks_of(adata: ad.AnnData, chunk_size: int, layer: str | None = None):
+    """(cell names, counts CSR) chunks of an in-memory AnnData, its counts in X or `layer`."""
+    counts = adata.X if layer is None else count_matrix(adata, layer)
     for start in range(0, adata.n_obs, chunk_size):
-        yield adata.obs_names[start:start + chunk_size], sp.csr_matrix(adata.X[start:start + chunk_size])
+        yield adata.obs_names[start:start + chunk_size], sp.csr_matrix(counts[start:start + chunk_size])
 
 
 def embed(adata: ad.AnnData, *, model: Bundle | str | Path, config: EmbedConfig = EmbedConfig(),
-          key_added: str = "X_scsmd", copy: bool = False) -> ad.AnnData | None:
+          key_added: str = "X_scsmd", layer: str | None = None, copy: bool = False) -> ad.AnnData | None:
     """Embed cells with a frozen bundle, assign them to its clusters and carry its labels over.
 
     Parameters
     ----------
     adata
-        Raw counts in ``X``; genes are matched to the bundle's panel by name.
+        Raw counts in ``X`` (or in ``layers[layer]``); genes are matched to the bundle's panel by name.
     model
         A loaded ``Bundle`` or the path of one (verified on load).
     config
         Backend, provider, precision, encoder threads, chunk size and minimum gene overlap.
     key_added
         obsm key of the latent.
+    layer
+        The layer that holds the raw counts, when X does not.
     copy
         Return a modified copy instead of changing ``adata``.
 
@@ -309,7 +327,7 @@ def embed(adata: ad.AnnData, *, model: Bundle | str | Path, config: EmbedConfig 
     """
     bundle = _as_bundle(model)
     adata = adata.copy() if copy else adata
-    result = embed_chunks(_chunks_of(adata, config.chunk_size), list(adata.var_names), bundle, config)
+    result = embed_chunks(_chunks_of(adata, config.chunk_size, layer), list(adata.var_names), bundle, config)
     _attach(adata, result, bundle, key_added)
     return adata if copy else None
 
@@ -324,10 +342,11 @@ def _attach(adata: ad.AnnData, result: EmbedResult, bundle: Bundle, key_added: s
 
 def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle | str | Path,
                config: EmbedConfig = EmbedConfig(), results_only: bool = False, transpose: bool = False,
-               key_added: str = "X_scsmd", on_chunk: Callable[[int], None] | None = None) -> dict[str, Any]:
+               key_added: str = "X_scsmd", layer: str | None = None, on_chunk: Callable[[int], None] | None = None
+               ) -> dict[str, Any]:
     """Stream a file through a frozen bundle and write the cells with their results (or the results only).
 
-    An .h5ad is sliced on disk chunk by chunk and each chunk's results are written into the output as they come,
+    The counts are read from X, or from an .h5ad's ``layers[layer]``. An .h5ad is sliced on disk chunk by chunk and each chunk's results are written into the output as they come,
     so memory stays flat however many cells there are. Returns ``uns['scsmd']`` of the output: model, provider,
     precision, gene overlap, ``n_cells``, ``n_novel`` and the seconds spent reading, normalizing, encoding,
     assigning and writing, and the wall time.
@@ -337,9 +356,9 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle
     input_path, output_path = Path(input_path), Path(output_path)
     with atomic_path(output_path) as tmp:
         if input_path.is_file() and input_path.suffix == ".h5ad":
-            uns = _stream_h5ad(input_path, tmp, bundle, config, results_only, key_added, on_chunk)
+            uns = _stream_h5ad(input_path, tmp, bundle, config, results_only, key_added, layer, on_chunk)
         else:
-            uns = _embed_in_memory(input_path, tmp, bundle, config, results_only, transpose, key_added, on_chunk)
+            uns = _embed_in_memory(input_path, tmp, bundle, config, results_only, transpose, key_added, layer, on_chunk)
         uns["timings"]["wall"] = time.perf_counter() - start
         _record_timings(tmp, uns["timings"])
     return uns
@@ -352,7 +371,7 @@ def _summary(result: EmbedResult, bundle: Bundle, n_cells: int, n_novel: int, wr
 
 
 def _stream_h5ad(source: Path, target: Path, bundle: Bundle, config: EmbedConfig, results_only: bool, key_added: str,
-                 on_chunk: Callable[[int], None] | None) -> dict[str, Any]:
+                 layer: str | None, on_chunk: Callable[[int], None] | None) -> dict[str, Any]:
     """Embed an .h5ad chunk by chunk into a copy of it (or a results-only file), writing each chunk as it comes."""
     import shutil
 
@@ -370,7 +389,7 @@ def _stream_h5ad(source: Path, target: Path, bundle: Bundle, config: EmbedConfig
     write_seconds, n_novel, last = time.perf_counter() - write_start, 0, None
     with h5py.File(target, "r+") as f:
         writer = H5adResults(f, n_cells, key_added)
-        for last in iter_embed(iter_row_chunks(source, config.chunk_size), var_names, bundle, config, on_chunk):
+        for last in iter_embed(iter_row_chunks(source, config.chunk_size, layer=layer), var_names, bundle, config, on_chunk):
             write_start = time.perf_counter()
             writer.append(last.obs(bundle), last.latent)
             n_novel += int(last.novel.sum())
@@ -381,9 +400,10 @@ def _stream_h5ad(source: Path, target: Path, bundle: Bundle, config: EmbedConfig
 
 
 def _embed_in_memory(source: Path, target: Path, bundle: Bundle, config: EmbedConfig, results_only: bool,
-                     transpose: bool, key_added: str, on_chunk: Callable[[int], None] | None) -> dict[str, Any]:
+                     transpose: bool, key_added: str, layer: str | None, on_chunk: Callable[[int], None] | None
+                     ) -> dict[str, Any]:
     """Embed a text table or 10x input, which is read whole, and write it with its results (or the results)."""
-    full = read_counts(source, transpose=transpose)
+    full = read_counts(source, transpose=transpose, layer=layer)
     result = embed_chunks(_chunks_of(full, config.chunk_size), list(full.var_names), bundle, config, on_chunk)
     write_start = time.perf_counter()
     out = ad.AnnData(obs=pd.DataFrame(index=full.obs_names)) if results_only else full

@@ -28,6 +28,7 @@ HVG_FLAVOR_HELP = ("How the panel genes are ranked: seurat_v3 (on raw counts; th
                    "method.md's UMI choice and the reference preset's); default: the preset's.")
 SCALE_HELP = ("Standardize each panel gene (training mean and sd, clipped at 10, as sc.pp.scale) before the network; "
               "default: the preset's (default: on, reference: off).")
+LAYER_HELP = "The .h5ad layer that holds the raw counts (e.g. counts, beside log-normalized X); default: X."
 DENSE_HELP = ("Panel genes of the dense ZINB branch beside the image (scDeepCluster's network; the image's genes "
               "first; 0: none). Default preset 2000, reference 0.")
 PRESET_HELP = "default, or reference (the paper's 20+20+20 schedule, latent 10, on seurat genes, unscaled)."
@@ -97,7 +98,7 @@ def _write_reference_csvs(adata, folder: Path, name: str) -> None:
 
 def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, label_key: Optional[str], output: Optional[Path],
                      force: bool, do_export: bool, preprocess_config: PreprocessConfig, model_config: ModelConfig,
-                     train_config: TrainConfig, started: float) -> None:
+                     train_config: TrainConfig, started: float, layer: Optional[str] = None) -> None:
     """Shared tail of `train` and `demo`: train with progress bars, write outputs, print the summary and where the
     time since `started` (before reading the input) went."""
     read_seconds = time.perf_counter() - started
@@ -106,7 +107,7 @@ def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, lab
     with _stage_bars() as on_epoch:
         api.train(adata, n_clusters=n_clusters, bundle_dir=models_dir / name, label_key=label_key,
                   preprocess_config=preprocess_config, model_config=model_config, train_config=train_config,
-                  overwrite=force, on_epoch=on_epoch)
+                  overwrite=force, layer=layer, on_epoch=on_epoch)
     timer = StageTimer()
     if do_export:
         with timer("export"):
@@ -131,14 +132,15 @@ def preprocess(
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
     dense_genes: int = typer.Option(PreprocessConfig.dense_genes, "--dense-genes", help=DENSE_HELP),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
+    layer: Optional[str] = typer.Option(None, "--layer", help=LAYER_HELP),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the reference's CSV (cells x genes, log values)."),
     force: bool = typer.Option(False, "--force", help="Replace existing outputs."),
 ) -> None:
     """The method's preprocessing: gene filter, normalize + log1p, top highly variable genes."""
     config = PreprocessConfig(n_genes=n_genes, dense_genes=dense_genes, hvg_flavor=hvg_flavor)
     _refuse_existing(output, force)
-    adata = read_counts(input, transpose=transpose)
-    api.preprocess(adata, config=config)
+    adata = read_counts(input, transpose=transpose, layer=layer)
+    api.preprocess(adata, config=config, layer=layer)
     write_h5ad(adata, output)
     if csv is not None:
         write_csv(adata.to_df(), csv)
@@ -170,6 +172,7 @@ def train(
     hvg_flavor: Optional[str] = typer.Option(None, "--hvg-flavor", help=HVG_FLAVOR_HELP),
     scale: Optional[bool] = typer.Option(None, "--scale/--no-scale", help=SCALE_HELP),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
+    layer: Optional[str] = typer.Option(None, "--layer", help=LAYER_HELP),
     export: bool = typer.Option(False, "--export", help="Also export the encoder to ONNX and TorchScript."),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle and outputs."),
 ) -> None:
@@ -183,10 +186,10 @@ def train(
     model_config = model_preset(preset, latent_dim=latent_dim, likelihood=likelihood)  # n_clusters is set by api.train
     name = name or input.name.split(".")[0]
     started = time.perf_counter()
-    adata = read_counts(input, transpose=transpose)
+    adata = read_counts(input, transpose=transpose, layer=layer)
     _train_and_write(adata, name=name, n_clusters=n_clusters, models_dir=models_dir, label_key=label_key,
                      output=output, force=force, do_export=export, preprocess_config=preprocess_config,
-                     model_config=model_config, train_config=train_config, started=started)
+                     model_config=model_config, train_config=train_config, started=started, layer=layer)
 
 
 @app.command()
@@ -266,6 +269,7 @@ def embed(
     threads: Optional[int] = typer.Option(None, "--threads", help="Encoder threads (default: the cores this process may use)."),
     results_only: bool = typer.Option(False, "--results-only", help="Write only obs results and the embedding."),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
+    layer: Optional[str] = typer.Option(None, "--layer", help=LAYER_HELP),
     force: bool = typer.Option(False, "--force", help="Replace existing outputs."),
 ) -> None:
     """Embed new cells with a frozen model: clusters, confidence, novelty and labels."""
@@ -279,7 +283,7 @@ def embed(
     total = api.count_cells(input) if input.is_file() and input.suffix == ".h5ad" else None
     with _cell_bar(total) as on_chunk:
         summary = api.embed_file(input, output, model=bundle, config=config, results_only=results_only,
-                                 transpose=transpose, on_chunk=on_chunk)
+                                 transpose=transpose, layer=layer, on_chunk=on_chunk)
     typer.echo(f"{output}: {summary['n_cells']} cells, {backend} {summary['precision']} on {summary['provider']}, "
                f"gene overlap {summary['gene_overlap']:.0%}, {summary['n_novel']} novel")
     typer.echo(_time_split(summary["timings"], summary["n_cells"]))

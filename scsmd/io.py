@@ -92,8 +92,8 @@ def _read_table(path: Path, transpose: bool) -> ad.AnnData:
     return adata
 
 
-def read_counts(path: str | Path, *, transpose: bool = False) -> ad.AnnData:
-    """Read a cells x genes count matrix from any supported format into AnnData (X: float32 CSR).
+def read_counts(path: str | Path, *, transpose: bool = False, layer: str | None = None) -> ad.AnnData:
+    """Read a cells x genes count matrix from any supported format into AnnData (the counts as float32 CSR).
 
     Parameters
     ----------
@@ -101,16 +101,20 @@ def read_counts(path: str | Path, *, transpose: bool = False) -> ad.AnnData:
         An .h5ad file, a 10x mtx folder, a 10x .h5 file, or a .csv / .txt table (plain or gzipped).
     transpose
         The text table is genes x cells (rows are genes).
+    layer
+        An .h5ad's layer that holds the counts (X, often log-normalized, is then kept as it is).
 
     Raises
     ------
     ScsmdError
-        Missing or unreadable file, unknown format, empty matrix, negative or NaN values.
+        Missing or unreadable file, unknown format, missing layer, empty matrix, negative or NaN values.
     """
     path = Path(path)
     if not path.exists():
         raise ScsmdError(f"input not found: {path}; check the path")
     suffix = _suffix(path)
+    if layer is not None and suffix != ".h5ad":
+        raise ScsmdError(f"--layer {layer} needs an .h5ad input, {path} has none; leave out --layer")
     try:
         if path.is_dir():
             adata = _read_10x_mtx(path)
@@ -126,15 +130,30 @@ def read_counts(path: str | Path, *, transpose: bool = False) -> ad.AnnData:
         raise
     except (OSError, ValueError, KeyError, EOFError, pd.errors.ParserError) as exc:
         raise ScsmdError(f"cannot read {path} ({type(exc).__name__}: {exc}); is it a valid {suffix or 'input'} file?") from exc
-    adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
+    counts = count_matrix(adata, layer)
+    if layer is None:
+        adata.X = counts
+    else:
+        adata.layers[layer] = counts
     adata.var_names_make_unique()
     adata.obs_names_make_unique()
-    check_counts(adata.X, str(path))
+    check_counts(counts, str(path) if layer is None else f"layer {layer!r} of {path}", tuple(adata.layers))
     return adata
 
 
-def check_counts(counts: sp.spmatrix | np.ndarray, source: str) -> None:
-    """Refuse an empty matrix and negative or NaN values; warn about non-integers."""
+def count_matrix(adata: ad.AnnData, layer: str | None = None) -> sp.csr_matrix:
+    """The counts scsmd reads, float32 CSR: X, or the layer named (scanpy's and scvi-tools' `layer`)."""
+    if layer is None:
+        return sp.csr_matrix(adata.X, dtype=np.float32)
+    if layer not in adata.layers:
+        raise ScsmdError(f"the input has no layer {layer!r} (its layers: {', '.join(adata.layers) or 'none'}); "
+                         "name one of them, or leave out --layer to read the counts from X")
+    return sp.csr_matrix(adata.layers[layer], dtype=np.float32)
+
+
+def check_counts(counts: sp.spmatrix | np.ndarray, source: str, layers: tuple[str, ...] = ()) -> None:
+    """Refuse an empty matrix and negative or NaN values; warn about non-integers (naming the file's `layers`, where
+    raw counts often live)."""
     if counts.shape[0] == 0 or counts.shape[1] == 0:
         raise ScsmdError(f"{source} holds an empty matrix ({counts.shape[0]} cells x {counts.shape[1]} genes); give a file with cells and genes")
     values = counts.data if sp.issparse(counts) else np.asarray(counts)
@@ -143,7 +162,8 @@ def check_counts(counts: sp.spmatrix | np.ndarray, source: str) -> None:
     if (values < 0).any():
         raise ScsmdError(f"{source} holds negative values, so it is not a count matrix; give raw counts")
     if values.size and not np.allclose(values[: 100_000], np.round(values[: 100_000])):
-        log.warning("%s holds non-integer values; scsmd expects raw counts", source)
+        hint = f"; if a layer holds them, name it with --layer (layers here: {', '.join(layers)})" if layers else ""
+        log.warning("%s holds non-integer values; scsmd expects raw counts%s", source, hint)
 
 
 def _index_name(group: h5py.Group, path: Path) -> str:
@@ -166,22 +186,37 @@ def h5ad_shape(path: str | Path) -> tuple[int, list[str]]:
         return len(h5ad_names(f, "obs", path)), list(h5ad_names(f, "var", path).asstr()[:])
 
 
-def iter_row_chunks(path: str | Path, chunk_size: int, *, transpose: bool = False) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
-    """Yield (cell names, counts CSR) chunks; an .h5ad is sliced on disk (X and names), so memory stays flat."""
+def _h5ad_counts(f: h5py.File, path: Path, layer: str | None) -> h5py.Dataset | h5py.Group:
+    """An open .h5ad's count matrix on disk: X, or the layer named."""
+    if layer is None:
+        if "X" not in f:
+            raise ScsmdError(f"{path} has no X matrix; put the raw counts in X or name their layer with --layer")
+        return f["X"]
+    layers = list(f["layers"]) if "layers" in f else []
+    if layer not in layers:
+        raise ScsmdError(f"{path} has no layer {layer!r} (its layers: {', '.join(layers) or 'none'}); name one of "
+                         "them, or leave out --layer to read the counts from X")
+    return f["layers"][layer]
+
+
+def iter_row_chunks(path: str | Path, chunk_size: int, *, transpose: bool = False, layer: str | None = None
+                    ) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
+    """Yield (cell names, counts CSR) chunks; an .h5ad is sliced on disk (its counts, X or `layer`, and its names),
+    so memory stays flat."""
     path = Path(path)
     if path.is_file() and _suffix(path) == ".h5ad":
         with h5py.File(path, "r") as f:
-            if "X" not in f:
-                raise ScsmdError(f"{path} has no X matrix; put the raw counts in X")
+            stored = _h5ad_counts(f, path, layer)
+            layers = tuple(f["layers"]) if "layers" in f else ()
             names = h5ad_names(f, "obs", path).asstr()
-            matrix = sparse_dataset(f["X"]) if isinstance(f["X"], h5py.Group) else f["X"]
+            matrix = sparse_dataset(stored) if isinstance(stored, h5py.Group) else stored
             for start in range(0, len(names), chunk_size):
                 stop = min(start + chunk_size, len(names))
                 block = sp.csr_matrix(matrix[start:stop], dtype=np.float32)
-                check_counts(block, str(path))
+                check_counts(block, str(path) if layer is None else f"layer {layer!r} of {path}", layers)
                 yield names[start:stop], block
         return
-    adata = read_counts(path, transpose=transpose)
+    adata = read_counts(path, transpose=transpose, layer=layer)
     for start in range(0, adata.n_obs, chunk_size):
         yield adata.obs_names[start:start + chunk_size].to_numpy(), adata.X[start:start + chunk_size]
 

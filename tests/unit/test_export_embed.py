@@ -303,3 +303,26 @@ def test_a_gpu_build_without_a_gpu_says_it_falls_back(tiny_bundle, caplog):
     if out.uns["scsmd"]["provider"] == "cuda":
         pytest.skip("a GPU runs here: nothing falls back")
     assert ("falling back to the CPU" in caplog.text) == cuda_listed
+
+
+def test_counts_in_a_layer_train_and_embed_as_counts_in_x(tmp_path):
+    from conftest import synthetic_counts
+    from scsmd.config import TrainConfig
+
+    config = TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=1, dec_epochs=1, device="cpu")
+    plain = synthetic_counts()
+    logged = plain.copy()  # as scanpy users keep it: log-normalized X, the counts in a layer
+    logged.layers["counts"] = plain.X.copy()
+    logged.X = plain.X.log1p()
+    for adata, layer, name in ((plain, None, "x"), (logged, "counts", "layer")):
+        scsmd.train(adata, n_clusters=3, bundle_dir=tmp_path / name, label_key="cell_type", train_config=config,
+                    layer=layer)
+    np.testing.assert_array_equal(logged.obsm["X_scsmd"], plain.obsm["X_scsmd"])
+    assert Bundle.load(tmp_path / "layer").panel == Bundle.load(tmp_path / "x").panel
+    scsmd.export(tmp_path / "layer", config=ExportConfig(formats=("onnx",)))
+    for adata, layer in ((plain, None), (logged, "counts")):
+        scsmd.embed(adata, model=tmp_path / "layer", config=EmbedConfig(precision="fp32"), layer=layer,
+                    key_added="X_new")
+    np.testing.assert_array_equal(logged.obsm["X_new"], plain.obsm["X_new"])
+    assert (logged.obs["scsmd_label"] == plain.obs["scsmd_label"]).all()
+    assert np.abs(logged.X - plain.X.log1p()).max() == 0  # X untouched

@@ -70,6 +70,28 @@ def test_h5ad_and_chunks(tmp_path, counts):
     assert h5ad_shape(tmp_path / "x.h5ad") == (counts.n_obs, list(counts.var_names))
 
 
+def test_counts_in_a_layer_beside_log_normalized_x(tmp_path, counts, caplog):
+    logged = counts.copy()
+    logged.layers["counts"] = counts.X.copy()
+    logged.X = counts.X.log1p()
+    logged.write_h5ad(tmp_path / "x.h5ad")
+    with caplog.at_level("WARNING"):
+        read_counts(tmp_path / "x.h5ad")  # X read as counts: warned, with the layer to name
+    assert "non-integer" in caplog.text and "--layer (layers here: counts)" in caplog.text
+    adata = read_counts(tmp_path / "x.h5ad", layer="counts")
+    np.testing.assert_array_equal(adata.layers["counts"].toarray(), counts.X.toarray())
+    np.testing.assert_allclose(adata.X.toarray(), logged.X.toarray())  # X kept as it was
+    chunks = list(iter_row_chunks(tmp_path / "x.h5ad", 100, layer="counts"))
+    np.testing.assert_array_equal(sp.vstack([c for _, c in chunks]).toarray(), counts.X.toarray())
+    for read in (lambda: read_counts(tmp_path / "x.h5ad", layer="raw"),
+                 lambda: list(iter_row_chunks(tmp_path / "x.h5ad", 100, layer="raw"))):
+        with pytest.raises(ScsmdError, match="no layer 'raw' .*its layers: counts"):
+            read()
+    pd.DataFrame(counts.X.toarray()[:3, :4]).to_csv(tmp_path / "x.csv")
+    with pytest.raises(ScsmdError, match="needs an .h5ad input"):
+        read_counts(tmp_path / "x.csv", layer="counts")
+
+
 def test_dense_h5ad_is_streamed_too(tmp_path, counts):
     dense = counts.copy()
     dense.X = counts.X.toarray()
