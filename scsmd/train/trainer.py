@@ -370,18 +370,18 @@ def kmeans_centroids(latent: np.ndarray, n_clusters: int, config: TrainConfig, r
     return cluster_means(latent, kmeans.labels_, kmeans.cluster_centers_), True
 
 
-def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.ndarray, seed: int, refine: bool = True
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Centroids in which the head's clusters live, and labels that nearest-centroid assignment reproduces exactly:
-    the head's cluster means, refined by Lloyd steps unless `refine` is off (clusters found on the smoothed latent,
-    which Lloyd steps on the raw latent would pull back towards the raw KMeans partition); empty head clusters keep
+def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.ndarray, seed: int, n_neighbors: int = 0,
+                   steps: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Centroids and the labels nearest-centroid assignment gives with them (as embed assigns new cells): Lloyd steps
+    from the head's clusters on the latent averaged over each cell's `n_neighbors` nearest cells `steps` times (0:
+    the raw latent), then, smoothed, those clusters' means on the raw latent; empty head clusters start at
     `fallback`."""
-    centroids = cluster_means(latent, head_labels, fallback)
-    if refine:
-        kmeans = KMeans(n_clusters=len(centroids), init=centroids, n_init=1, random_state=seed)
-        centroids = kmeans.fit(latent.astype(np.float64)).cluster_centers_
-    labels = squared_distances(latent, centroids).argmin(axis=1)  # as embed assigns new cells
-    return labels, centroids
+    smoothed = smoothed_latent(latent, n_neighbors, steps)
+    clustered = smoothed.astype(np.float64)
+    start = cluster_means(clustered, head_labels, fallback)
+    kmeans = KMeans(n_clusters=len(start), init=start, n_init=1, random_state=seed).fit(clustered)
+    centroids = kmeans.cluster_centers_ if smoothed is latent else cluster_means(latent, kmeans.labels_, fallback)
+    return squared_distances(latent, centroids).argmin(axis=1), centroids
 
 
 def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
@@ -446,7 +446,8 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
         with threadpool_limits(limits=config.kmeans_threads):
             labels, final_centroids = final_clusters(latent_np, head_labels,
                                                      centroids.cpu().numpy().astype(np.float64), config.seed,
-                                                     refine=not smoothed)
+                                                     config.smoothing_neighbors if smoothed else 0,
+                                                     config.final_smoothing_steps)
     agreement = float((labels == head_labels).mean())
     log.info("final clusters: nearest-centroid agrees with the Cellnet head on %.1f%% of cells", 100 * agreement)
     return TrainResult(model.cpu(), latent_np, labels, final_centroids, agreement, str(device), history, timer.seconds)

@@ -196,15 +196,20 @@ def test_smoothing_averages_neighbours_and_keeps_raw_centroids(counts):
     assert len(np.unique(result.labels)) == 3
 
 
-def test_final_clusters_refines_only_when_asked():
+def test_final_clusters_run_lloyd_on_the_latent_the_start_was_clustered_on():
     latent = np.array([[0.0], [1.0], [2.0], [3.0], [10.0]])
     head = np.array([0, 0, 0, 1, 1])
-    labels, centroids = final_clusters(latent, head, np.zeros((2, 1)), seed=0, refine=False)
-    np.testing.assert_allclose(centroids, [[1.0], [6.5]])  # the head's cluster means, kept as they are
-    np.testing.assert_array_equal(labels, [0, 0, 0, 0, 1])  # and the labels they give by nearest centroid
-    labels, centroids = final_clusters(latent, head, np.zeros((2, 1)), seed=0, refine=True)
-    np.testing.assert_allclose(centroids, [[1.5], [10.0]])  # Lloyd's fixed point
+    labels, centroids = final_clusters(latent, head, np.zeros((2, 1)), seed=0)
+    np.testing.assert_allclose(centroids, [[1.5], [10.0]])  # Lloyd's fixed point on the raw latent
     np.testing.assert_array_equal(labels, [0, 0, 0, 0, 1])
+    latent = np.array([[0.0], [0.5], [1.0], [1.7], [3.0], [3.1], [3.2]])
+    head = np.array([0, 0, 0, 1, 1, 1, 1])
+    labels, centroids = final_clusters(latent, head, np.zeros((2, 1)), seed=0)
+    np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1, 1, 1])  # on the raw latent 1.7 stays with 3.0-3.2
+    np.testing.assert_allclose(centroids, [[0.5], [2.75]])
+    labels, centroids = final_clusters(latent, head, np.zeros((2, 1)), seed=0, n_neighbors=3, steps=1)
+    np.testing.assert_array_equal(labels, [0, 0, 0, 0, 1, 1, 1])  # averaged with its neighbours 1.0 and 0.5, it moves
+    np.testing.assert_allclose(centroids, [[0.8], [3.1]])  # the smoothed clusters' means on the raw latent
 
 
 def test_divergence_is_a_clear_error(counts):
