@@ -72,8 +72,9 @@ def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig
     from scsmd.train.preprocess import select_panel, size_factors
 
     adata = adata.copy() if copy else adata
-    counts = count_matrix(adata, layer)
-    panel = select_panel(_counts_only(adata, layer), config)
+    source = _counts_only(adata, layer)
+    counts = sp.csr_matrix(source.X, dtype=np.float32)
+    panel = select_panel(source, config)
     match = match_panel(list(adata.var_names), panel)
     logexpr = logexpr_panel(counts, match, target_sum=config.target_sum)
     adata.obs["library_size"] = library_sizes(counts)
@@ -346,8 +347,8 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle
                ) -> dict[str, Any]:
     """Stream a file through a frozen bundle and write the cells with their results (or the results only).
 
-    The counts are read from X, or from an .h5ad's ``layers[layer]``. An .h5ad is sliced on disk chunk by chunk and each chunk's results are written into the output as they come,
-    so memory stays flat however many cells there are. Returns ``uns['scsmd']`` of the output: model, provider,
+    The counts are read from X, or from an .h5ad's ``layers[layer]``. An .h5ad is sliced on disk chunk by chunk and
+    each chunk's results are written into the output as they come, so memory stays flat however many cells there are. Returns ``uns['scsmd']`` of the output: model, provider,
     precision, gene overlap, ``n_cells``, ``n_novel`` and the seconds spent reading, normalizing, encoding,
     assigning and writing, and the wall time.
     """
@@ -389,7 +390,8 @@ def _stream_h5ad(source: Path, target: Path, bundle: Bundle, config: EmbedConfig
     write_seconds, n_novel, last = time.perf_counter() - write_start, 0, None
     with h5py.File(target, "r+") as f:
         writer = H5adResults(f, n_cells, key_added)
-        for last in iter_embed(iter_row_chunks(source, config.chunk_size, layer=layer), var_names, bundle, config, on_chunk):
+        chunks = iter_row_chunks(source, config.chunk_size, layer=layer)
+        for last in iter_embed(chunks, var_names, bundle, config, on_chunk):
             write_start = time.perf_counter()
             writer.append(last.obs(bundle), last.latent)
             n_novel += int(last.novel.sum())

@@ -326,3 +326,7 @@ def test_counts_in_a_layer_train_and_embed_as_counts_in_x(tmp_path):
     np.testing.assert_array_equal(logged.obsm["X_new"], plain.obsm["X_new"])
     assert (logged.obs["scsmd_label"] == plain.obs["scsmd_label"]).all()
     assert np.abs(logged.X - plain.X.log1p()).max() == 0  # X untouched
+    from_layer, from_x = scsmd.preprocess(logged, layer="counts", copy=True), scsmd.preprocess(plain, copy=True)
+    assert list(from_layer.var_names) == list(from_x.var_names)
+    np.testing.assert_array_equal(from_layer.X, from_x.X)
+    assert (from_layer.layers["counts"] != from_x.layers["counts"]).nnz == 0
