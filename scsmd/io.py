@@ -4,7 +4,7 @@ from __future__ import annotations
 import gzip
 import logging
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import anndata as ad
 import h5py
@@ -137,8 +137,19 @@ def read_counts(path: str | Path, *, transpose: bool = False, layer: str | None 
         adata.layers[layer] = counts
     adata.var_names_make_unique()
     adata.obs_names_make_unique()
-    check_counts(counts, str(path) if layer is None else f"layer {layer!r} of {path}", tuple(adata.layers))
+    check_counts(counts, _counts_source(path, layer), tuple(adata.layers))
     return adata
+
+
+def _no_such_layer(source: str, layer: str, layers: Iterable[str]) -> ScsmdError:
+    """The one-line error for a layer the input lacks, naming those it has."""
+    return ScsmdError(f"{source} has no layer {layer!r} (its layers: {', '.join(layers) or 'none'}); name one of "
+                      "them, or leave out --layer to read the counts from X")
+
+
+def _counts_source(path: Path, layer: str | None) -> str:
+    """Where counts were read, for messages: the file, or a layer of it."""
+    return str(path) if layer is None else f"layer {layer!r} of {path}"
 
 
 def count_matrix(adata: ad.AnnData, layer: str | None = None) -> sp.csr_matrix:
@@ -146,8 +157,7 @@ def count_matrix(adata: ad.AnnData, layer: str | None = None) -> sp.csr_matrix:
     if layer is None:
         return sp.csr_matrix(adata.X, dtype=np.float32)
     if layer not in adata.layers:
-        raise ScsmdError(f"the input has no layer {layer!r} (its layers: {', '.join(adata.layers) or 'none'}); "
-                         "name one of them, or leave out --layer to read the counts from X")
+        raise _no_such_layer("the input", layer, adata.layers)
     return sp.csr_matrix(adata.layers[layer], dtype=np.float32)
 
 
@@ -194,8 +204,7 @@ def _h5ad_counts(f: h5py.File, path: Path, layer: str | None) -> h5py.Dataset | 
         return f["X"]
     layers = list(f["layers"]) if "layers" in f else []
     if layer not in layers:
-        raise ScsmdError(f"{path} has no layer {layer!r} (its layers: {', '.join(layers) or 'none'}); name one of "
-                         "them, or leave out --layer to read the counts from X")
+        raise _no_such_layer(str(path), layer, layers)
     return f["layers"][layer]
 
 
@@ -213,7 +222,7 @@ def iter_row_chunks(path: str | Path, chunk_size: int, *, transpose: bool = Fals
             for start in range(0, len(names), chunk_size):
                 stop = min(start + chunk_size, len(names))
                 block = sp.csr_matrix(matrix[start:stop], dtype=np.float32)
-                check_counts(block, str(path) if layer is None else f"layer {layer!r} of {path}", layers)
+                check_counts(block, _counts_source(path, layer), layers)
                 yield names[start:stop], block
         return
     adata = read_counts(path, transpose=transpose, layer=layer)
