@@ -159,7 +159,7 @@ class TrainConfig:
     kmeans_threads: int = 1
     # KMeans on the latent averaged over each cell's k nearest neighbours, `smoothing_steps` times (0: off): denser
     # groups, +0.006 to +0.014 mean ARI on all four bench sets (bench/README.md); the centroids are those clusters'
-    # means on the raw latent, without Lloyd steps, so new cells are assigned by nearest centroid as before
+    # means on the raw latent, without Lloyd steps there (which would pull them back towards the raw partition)
     smoothing_neighbors: int = 10
     smoothing_steps: int = 3
     # the final clusters, with smoothing on: Lloyd steps from the last stage's clusters (DEC's) on the latent averaged
