@@ -31,6 +31,8 @@ SCALE_HELP = ("Standardize each panel gene (training mean and sd, clipped at 10,
 LAYER_HELP = "The .h5ad layer that holds the raw counts (e.g. counts, beside log-normalized X); default: X."
 DENSE_HELP = ("Panel genes of the dense ZINB branch beside the image (scDeepCluster's network; the image's genes "
               "first; 0: none). Default preset 2000, reference 0.")
+PLOT_HELP = ("Also write NAME_training.png (each stage's loss by epoch) and NAME_umap.png (the latent's UMAP by "
+             "cluster and label; kept in obsm['X_scsmd_umap']) beside the output.")
 PRESET_HELP = "default, or reference (the paper's 20+20+20 schedule, latent 10, on seurat genes, unscaled)."
 
 
@@ -98,17 +100,20 @@ def _write_reference_csvs(adata, folder: Path, name: str) -> None:
 
 def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, label_key: Optional[str], output: Optional[Path],
                      force: bool, do_export: bool, preprocess_config: PreprocessConfig, model_config: ModelConfig,
-                     train_config: TrainConfig, started: float, layer: Optional[str] = None) -> None:
-    """Shared tail of `train` and `demo`: train with progress bars, write outputs, print the summary and where the
-    time since `started` (before reading the input) went."""
+                     train_config: TrainConfig, started: float, layer: Optional[str] = None, plot: bool = False) -> None:
+    """Shared tail of `train` and `demo`: train with progress bars, write outputs (with `plot`, the figures too), print
+    the summary and where the time since `started` (before reading the input) went."""
     read_seconds = time.perf_counter() - started
     output = output or Path(f"{name}_scsmd.h5ad")
     _refuse_existing(output, force)
     with _stage_bars() as on_epoch:
-        api.train(adata, n_clusters=n_clusters, bundle_dir=models_dir / name, label_key=label_key,
-                  preprocess_config=preprocess_config, model_config=model_config, train_config=train_config,
-                  overwrite=force, layer=layer, on_epoch=on_epoch)
+        result = api.train(adata, n_clusters=n_clusters, bundle_dir=models_dir / name, label_key=label_key,
+                           preprocess_config=preprocess_config, model_config=model_config, train_config=train_config,
+                           overwrite=force, layer=layer, on_epoch=on_epoch)
     timer = StageTimer()
+    if plot:  # before writing, so that the cells' file keeps the UMAP
+        with timer("plot"):
+            _plot_training_run(adata, result.history, output.parent, name, label_key, train_config.seed)
     if do_export:
         with timer("export"):
             api.export(models_dir / name)
@@ -122,6 +127,16 @@ def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, lab
     metrics = adata.uns["scsmd"].get("metrics")
     if metrics:
         typer.echo(f"ARI {metrics['ari']:.3f}  NMI {metrics['nmi']:.3f}  ACC {metrics['acc']:.3f}  (against {label_key})")
+
+
+def _plot_training_run(adata, history: list[dict], folder: Path, name: str, label_key: Optional[str], seed: int) -> None:
+    """NAME_training.png (each stage's loss by epoch) and NAME_umap.png (the latent's UMAP by cluster and label)."""
+    from scsmd import plot
+
+    training = plot.plot_training(history, folder / f"{name}_training.png")
+    umap = plot.plot_umap(adata, folder / f"{name}_umap.png", color=["scsmd_cluster", *([label_key] if label_key else [])],
+                          random_state=seed)
+    typer.echo(f"figures {training}, {umap}")
 
 
 @app.command()
@@ -174,6 +189,7 @@ def train(
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
     layer: Optional[str] = typer.Option(None, "--layer", help=LAYER_HELP),
     export: bool = typer.Option(False, "--export", help="Also export the encoder to ONNX and TorchScript."),
+    plot: bool = typer.Option(False, "--plot", help=PLOT_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle and outputs."),
 ) -> None:
     """Train scSMD on counts, cluster the cells and write a model bundle."""
@@ -189,7 +205,7 @@ def train(
     adata = read_counts(input, transpose=transpose, layer=layer)
     _train_and_write(adata, name=name, n_clusters=n_clusters, models_dir=models_dir, label_key=label_key,
                      output=output, force=force, do_export=export, preprocess_config=preprocess_config,
-                     model_config=model_config, train_config=train_config, started=started, layer=layer)
+                     model_config=model_config, train_config=train_config, started=started, layer=layer, plot=plot)
 
 
 @app.command()
@@ -198,6 +214,7 @@ def demo(
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     preset: str = typer.Option("default", "--preset", help=PRESET_HELP),
+    plot: bool = typer.Option(False, "--plot", help=PLOT_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing demo bundle and outputs."),
 ) -> None:
     """Train on scanpy's bundled 700-cell PBMC sample (no download), export it, and score it."""
@@ -210,7 +227,7 @@ def demo(
     _train_and_write(adata, name="pbmc68k_demo", n_clusters=n_clusters, models_dir=models_dir,
                      label_key="bulk_labels", output=None, force=force, do_export=True,
                      preprocess_config=preprocess_preset(preset), train_config=train_config,
-                     model_config=model_preset(preset, n_clusters=n_clusters), started=started)
+                     model_config=model_preset(preset, n_clusters=n_clusters), started=started, plot=plot)
 
 
 @app.command()
@@ -287,6 +304,25 @@ def embed(
     typer.echo(f"{output}: {summary['n_cells']} cells, {backend} {summary['precision']} on {summary['provider']}, "
                f"gene overlap {summary['gene_overlap']:.0%}, {summary['n_novel']} novel")
     typer.echo(_time_split(summary["timings"], summary["n_cells"]))
+
+
+@app.command("plot")
+def plot_command(
+    input: Path = typer.Argument(..., help="An .h5ad from scsmd train or embed (its latent's UMAP), or a bundle folder (its training losses)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Figure: .png, .pdf or .svg (default INPUT_umap.png, or NAME_training.png for a bundle)."),
+    color: Optional[list[str]] = typer.Option(None, "--color", help="obs column to colour by (repeatable; default: scsmd_cluster, scsmd_label, scsmd_novel where present)."),
+    use_rep: str = typer.Option("X_scsmd", "--use-rep", help="obsm key of the latent."),
+    max_cells: int = typer.Option(50_000, "--max-cells", help="Draw a random subset of this many cells from a larger file."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the subset and the UMAP."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing figure."),
+) -> None:
+    """Draw a UMAP of an output's latent by cluster, label and novelty, or a bundle's training losses."""
+    from scsmd.plot import plot_file
+
+    name = input.name.split(".")[0]
+    output = output or Path(f"{name}_training.png" if input.is_dir() else f"{name}_umap.png")
+    _refuse_existing(output, force)
+    typer.echo(str(plot_file(input, output, color=color, use_rep=use_rep, max_cells=max_cells, random_state=seed)))
 
 
 def _time_split(timings: dict[str, float], n_cells: int) -> str:

@@ -4,9 +4,11 @@ import subprocess
 import sys
 
 import anndata as ad
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.neighbors import NearestNeighbors
 
 from conftest import real_data
 from scsmd import api
@@ -28,7 +30,7 @@ def scsmd(*args, cwd):
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("e2e")
     source = real_data("baron_mouse_1886.h5ad")
-    result = scsmd("train", source, "-k", 13, "--name", "baron", "--label-key", "cell_type", "--export", "-o",
+    result = scsmd("train", source, "-k", 13, "--name", "baron", "--label-key", "cell_type", "--export", "--plot", "-o",
                    folder / "baron_scsmd.h5ad", "--pretrain-epochs", EPOCHS, cwd=folder)
     assert result.returncode == 0, result.stderr
     return folder, source, result
@@ -61,10 +63,27 @@ def test_bundle_outputs_and_quality(trained):
     assert f"ARI {metrics['ari']:.3f}" in result.stdout
     timings = out.uns["scsmd"]["timings"]  # the time split, written with the cells and printed
     assert set(timings) == {"imports", "panel", "pretrain", "dense", "dec", "setup", "neighbors", "encode", "kmeans",
-                            "final_clusters", "label_head", "bundle"}
+                            "final_clusters", "label_head", "bundle"}  # the library's; the CLI's plot, export, write
     assert f"panel {timings['panel']:.2f}, pretrain {timings['pretrain']:.2f}" in result.stdout
     split = dict(part.rsplit(" ", 1) for part in result.stdout.split("time s: ")[1].split(";")[0].split(", "))
     assert list(split)[0] == "read" and list(split)[-1] == "write"  # the command's own steps around the library's
+    assert {"plot", "export"} <= set(split)
+
+
+def test_plot_figures_show_the_clusters_apart(trained):
+    folder, _, result = trained
+    out = ad.read_h5ad(folder / "baron_scsmd.h5ad")
+    xy, clusters = out.obsm["X_scsmd_umap"], out.obs["scsmd_cluster"].to_numpy()
+    assert xy.shape == (1886, 2)
+    nearest = NearestNeighbors(n_neighbors=11).fit(xy).kneighbors(xy, return_distance=False)[:, 1:]
+    assert (clusters[nearest] == clusters[:, None]).mean() > 0.9  # the figure shows the clusters as groups
+    for figure in ("baron_training.png", "baron_umap.png"):
+        assert figure in result.stdout
+        assert len(np.unique(plt.imread(folder / figure)[..., :3].reshape(-1, 3), axis=0)) > 13  # a drawn figure
+    again = scsmd("plot", "baron_scsmd.h5ad", "-o", "labels.png", "--color", "cell_type", cwd=folder)
+    assert again.returncode == 0, again.stderr
+    assert len(np.unique(plt.imread(folder / "labels.png")[..., :3].reshape(-1, 3), axis=0)) > 13
+    assert np.array_equal(ad.read_h5ad(folder / "baron_scsmd.h5ad").obsm["X_scsmd_umap"], xy)  # the file is only read
 
 
 def test_embed_a_second_file_reproduces_clusters(trained, tmp_path):

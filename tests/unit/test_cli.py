@@ -29,6 +29,10 @@ def cells(tmp_path_factory):
     (["embed", "cells.h5ad", "--model", "models/none", "--layer", "counts"], "not a model bundle"),
     (["embed", "cells.h5ad", "--model", "models/none"], "not a model bundle"),
     (["evaluate", "cells.h5ad", "--label-key", "cell_type"], "cluster key"),
+    (["plot", "missing.h5ad"], "input not found"),
+    (["plot", "cells.h5ad", "-o", "umap.png"], "no obsm['X_scsmd']"),
+    (["plot", "cells.h5ad", "-o", "umap.jpg"], "ending in .png, .pdf, .svg"),
+    (["plot", ".", "-o", "training.png"], "not a model bundle"),
 ])
 def test_user_errors_are_one_line_exit_2_and_write_nothing(cells, args, message):
     before = set(cells.rglob("*"))

@@ -1,0 +1,135 @@
+"""Quick-look figures: each training stage's loss by epoch, and a UMAP of the scsmd latent coloured by clusters,
+labels and novelty, drawn with scanpy as a scanpy user would."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import anndata as ad
+import numpy as np
+
+from scsmd.atomic import atomic_path
+from scsmd.errors import ScsmdError
+
+UMAP_KEY = "X_scsmd_umap"
+NEIGHBORS_KEY = "scsmd_neighbors"
+RESULT_COLUMNS = ("scsmd_cluster", "scsmd_label", "scsmd_novel")  # coloured by default where present
+FORMATS = (".png", ".pdf", ".svg")
+
+
+def _check_figure_path(path: Path) -> None:
+    """Refuse a figure name whose suffix matplotlib would not write, before any work."""
+    if path.suffix.lower() not in FORMATS:
+        raise ScsmdError(f"cannot write a figure to {path}: give a name ending in {', '.join(FORMATS)}")
+
+
+def _save(figure, path: Path) -> None:
+    """Write `figure` under a temporary name, then rename (no half-written figure), and free it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format=path.suffix.lower()[1:], dpi=150, bbox_inches="tight")
+    plt.close(figure)
+
+
+def training_figure(history: Sequence[dict]):
+    """One panel per stage, its mean loss per cell by epoch: whether each stage settled shows at a glance."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    stages = list(dict.fromkeys(record["stage"] for record in history))
+    if not stages:
+        raise ScsmdError("the training history is empty: nothing to plot")
+    figure = Figure(figsize=(3.2 * len(stages), 2.8), layout="constrained")
+    for ax, stage in zip(np.atleast_1d(figure.subplots(1, len(stages))), stages):
+        records = [r for r in history if r["stage"] == stage]
+        ax.plot([r["epoch"] for r in records], [r["loss"] for r in records], marker=".")
+        ax.set(title=f"{stage} ({sum(r['seconds'] for r in records):.0f} s)", xlabel="epoch", ylabel="loss")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return figure
+
+
+def plot_training(history: Sequence[dict], path: str | Path) -> Path:
+    """Write the training losses (a `TrainResult.history`, or a bundle manifest's `history`) to `path`."""
+    path = Path(path)
+    _check_figure_path(path)
+    _save(training_figure(history), path)
+    return path
+
+
+def umap(adata: ad.AnnData, *, use_rep: str = "X_scsmd", key_added: str = UMAP_KEY, n_neighbors: int = 15,
+         random_state: int = 0, copy: bool = False) -> ad.AnnData | None:
+    """UMAP of the latent `obsm[use_rep]` from its own kNN graph (scanpy's neighbors and umap), in `obsm[key_added]`;
+    the graph is kept under `uns['scsmd_neighbors']`, apart from any the user built."""
+    import scanpy as sc
+
+    adata = adata.copy() if copy else adata
+    if use_rep not in adata.obsm:
+        raise ScsmdError(f"no obsm[{use_rep!r}] to plot (obsm: {', '.join(adata.obsm) or 'none'}); "
+                         "run scsmd train or scsmd embed on it first, or name the latent with --use-rep")
+    sc.pp.neighbors(adata, n_neighbors=min(n_neighbors, adata.n_obs - 1), use_rep=use_rep, key_added=NEIGHBORS_KEY,
+                    random_state=random_state)
+    sc.tl.umap(adata, neighbors_key=NEIGHBORS_KEY, key_added=key_added, random_state=random_state)
+    return adata if copy else None
+
+
+def plot_umap(adata: ad.AnnData, path: str | Path, *, color: Sequence[str] | None = None, use_rep: str = "X_scsmd",
+              max_cells: int = 50_000, random_state: int = 0) -> Path:
+    """Write a UMAP of the latent coloured by each `color` column (default: scsmd's clusters, labels and novelty
+    flags where present) to `path`. The UMAP is computed once and kept in `obsm['X_scsmd_umap']`; above `max_cells`
+    it is computed and drawn for a random subset of that many cells (UMAP's time grows with the cells; the picture's
+    message does not), and `adata`, like a backed one, is left as it was."""
+    path = Path(path)
+    _check_figure_path(path)
+    color = list(color) if color else [c for c in RESULT_COLUMNS if c in adata.obs]
+    missing = [c for c in color if c not in adata.obs]
+    if missing:
+        raise ScsmdError(f"cannot colour by {', '.join(map(repr, missing))}: not an obs column "
+                         f"(obs: {', '.join(map(str, adata.obs.columns)) or 'none'})")
+    if adata.n_obs > max_cells or adata.isbacked:
+        adata = _cells_without_genes(adata, max_cells, random_state)
+    if UMAP_KEY not in adata.obsm:
+        umap(adata, use_rep=use_rep, random_state=random_state)
+    return _draw(adata, path, color)
+
+
+def _cells_without_genes(adata: ad.AnnData, max_cells: int, random_state: int) -> ad.AnnData:
+    """At most `max_cells` random cells of `adata` in their order, with their obs and obsm only, in memory: a figure
+    needs no genes, and a backed file (even a results-only one, with no genes at all) loads just those rows."""
+    keep = np.arange(adata.n_obs) if adata.n_obs <= max_cells else \
+        np.sort(np.random.default_rng(random_state).choice(adata.n_obs, max_cells, replace=False))
+    return ad.AnnData(obs=adata.obs.iloc[keep], obsm={key: np.asarray(value[keep]) for key, value in adata.obsm.items()})
+
+
+def plot_file(source: str | Path, output: str | Path, *, color: Sequence[str] | None = None,
+              use_rep: str = "X_scsmd", max_cells: int = 50_000, random_state: int = 0) -> Path:
+    """`scsmd plot`: a model bundle's training losses, or an .h5ad's UMAP of its latent (opened backed: its genes are
+    never loaded)."""
+    from scsmd.bundle import Bundle
+
+    source, output = Path(source), Path(output)
+    _check_figure_path(output)
+    if not source.exists():
+        raise ScsmdError(f"input not found: {source}; check the path")
+    if source.is_dir():
+        return plot_training(Bundle.load(source).manifest["history"], output)
+    if not (source.is_file() and source.suffix == ".h5ad"):
+        raise ScsmdError(f"{source} is neither a model bundle folder nor an .h5ad file; give the output of "
+                         "scsmd train or scsmd embed, or a bundle (models/NAME)")
+    try:
+        adata = ad.read_h5ad(source, backed="r")
+    except OSError as exc:
+        raise ScsmdError(f"cannot read {source} ({exc}); is it a valid .h5ad?") from exc
+    return plot_umap(adata, output, color=color, use_rep=use_rep, max_cells=max_cells, random_state=random_state)
+
+
+def _draw(adata: ad.AnnData, path: Path, color: list[str]) -> Path:
+    """scanpy's embedding plot of the scsmd UMAP, one panel per colour (or one plain panel), written to `path`."""
+    import scanpy as sc
+
+    figure = sc.pl.embedding(adata, UMAP_KEY, color=color or None, show=False, return_fig=True, ncols=2,
+                             title=color or f"scsmd latent, {adata.n_obs} cells")
+    if not hasattr(figure, "savefig"):  # no colour: scanpy returns the axes
+        figure = figure.figure
+    _save(figure, path)
+    return path
