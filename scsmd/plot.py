@@ -58,19 +58,17 @@ def plot_training(history: Sequence[dict], path: str | Path) -> Path:
 
 
 def umap(adata: ad.AnnData, *, use_rep: str = "X_scsmd", key_added: str = UMAP_KEY, n_neighbors: int = 15,
-         random_state: int = 0, copy: bool = False) -> ad.AnnData | None:
+         random_state: int = 0) -> None:
     """UMAP of the latent `obsm[use_rep]` from its own kNN graph (scanpy's neighbors and umap), in `obsm[key_added]`;
     the graph is kept under `uns['scsmd_neighbors']`, apart from any the user built."""
     import scanpy as sc
 
-    adata = adata.copy() if copy else adata
     if use_rep not in adata.obsm:
         raise ScsmdError(f"no obsm[{use_rep!r}] to plot (obsm: {', '.join(adata.obsm) or 'none'}); "
                          "run scsmd train or scsmd embed on it first, or name the latent with --use-rep")
     sc.pp.neighbors(adata, n_neighbors=min(n_neighbors, adata.n_obs - 1), use_rep=use_rep, key_added=NEIGHBORS_KEY,
                     random_state=random_state)
     sc.tl.umap(adata, neighbors_key=NEIGHBORS_KEY, key_added=key_added, random_state=random_state)
-    return adata if copy else None
 
 
 def plot_umap(adata: ad.AnnData, path: str | Path, *, color: Sequence[str] | None = None, use_rep: str = "X_scsmd",
