@@ -125,6 +125,8 @@ def _draw(adata: ad.AnnData, path: Path, color: list[str]) -> Path:
     """scanpy's embedding plot of the scsmd UMAP, one panel per colour (or one plain panel), written to `path`."""
     import scanpy as sc
 
+    if "scsmd_novel" in color:  # the few flagged cells drawn last, on top of the rest, in every panel
+        adata = adata[np.argsort(adata.obs["scsmd_novel"].to_numpy(dtype=bool), kind="stable")]
     figure = sc.pl.embedding(adata, UMAP_KEY, color=color or None, show=False, return_fig=True, ncols=2,
                              title=color or f"scsmd latent, {adata.n_obs} cells")
     if not hasattr(figure, "savefig"):  # no colour: scanpy returns the axes

@@ -75,3 +75,16 @@ def test_a_bundle_plots_its_training_history(tiny_bundle, tmp_path):
     assert [ax.get_title().split(" ")[0] for ax in training_figure(
         json.loads((folder / "manifest.json").read_text())["history"]).axes] == \
         [s for s in ("pretrain", "dense", "dec", "fuzzy", "cellnet") if s in stages]
+
+
+def test_novel_cells_are_drawn_on_top(tmp_path, monkeypatch):
+    import scsmd.plot
+
+    adata = blobs(300)
+    adata.obs["scsmd_novel"] = np.arange(300) % 50 == 7  # six flagged cells among the others
+    figures = []
+    monkeypatch.setattr(scsmd.plot, "_save", lambda figure, path: figures.append(figure))
+    plot_umap(adata, tmp_path / "umap.png", color=["scsmd_novel"])
+    drawn = figures[0].axes[0].collections[0].get_offsets()
+    novel = adata.obsm[UMAP_KEY][adata.obs["scsmd_novel"].to_numpy()]
+    assert np.allclose(np.sort(drawn[-6:], axis=0), np.sort(novel, axis=0))  # the last six points drawn
