@@ -19,7 +19,7 @@ from scsmd.config import (EXPORT_FORMATS, EmbedConfig, ExportConfig, ModelConfig
                           model_preset, preprocess_preset, preset as train_preset)
 from scsmd.errors import ScsmdError
 from scsmd.infer.timing import StageTimer
-from scsmd.io import read_counts, write_csv, write_h5ad
+from scsmd.io import read_counts, read_h5ad, write_csv, write_h5ad
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="scSMD single-cell clustering: train a model bundle, export it, embed new cells.")
@@ -244,13 +244,8 @@ def evaluate(
 
 def _read_annotated(path: Path):
     """An .h5ad as it is (clusters and labels live in obs), other formats through read_counts."""
-    import anndata as ad
-
     if path.is_file() and path.suffix == ".h5ad":
-        try:
-            return ad.read_h5ad(path)
-        except OSError as exc:
-            raise ScsmdError(f"cannot read {path} ({exc}); is it a valid .h5ad?") from exc
+        return read_h5ad(path)
     return read_counts(path)
 
 

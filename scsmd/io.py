@@ -189,6 +189,14 @@ def h5ad_names(f: h5py.File, axis: str, path: Path) -> h5py.Dataset:
     return f[axis][_index_name(f[axis], path)]
 
 
+def read_h5ad(path: str | Path, backed: bool = False) -> ad.AnnData:
+    """An .h5ad as it is (results live in obs and obsm), X on disk if `backed`; a damaged file is a one-line error."""
+    try:
+        return ad.read_h5ad(path, backed="r" if backed else None)
+    except OSError as exc:
+        raise ScsmdError(f"cannot read {path} ({exc}); is it a valid .h5ad?") from exc
+
+
 def h5ad_shape(path: str | Path) -> tuple[int, list[str]]:
     """Number of cells and the gene names of an .h5ad, without loading X or obs."""
     path = Path(path)

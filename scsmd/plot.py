@@ -9,7 +9,9 @@ import anndata as ad
 import numpy as np
 
 from scsmd.atomic import atomic_path
+from scsmd.bundle import Bundle
 from scsmd.errors import ScsmdError
+from scsmd.io import read_h5ad
 
 UMAP_KEY = "X_scsmd_umap"
 NEIGHBORS_KEY = "scsmd_neighbors"
@@ -103,8 +105,6 @@ def plot_file(source: str | Path, output: str | Path, *, color: Sequence[str] | 
               use_rep: str = "X_scsmd", max_cells: int = 50_000, random_state: int = 0) -> Path:
     """`scsmd plot`: a model bundle's training losses, or an .h5ad's UMAP of its latent (opened backed: its genes are
     never loaded)."""
-    from scsmd.bundle import Bundle
-
     source, output = Path(source), Path(output)
     _check_figure_path(output)
     if not source.exists():
@@ -114,11 +114,8 @@ def plot_file(source: str | Path, output: str | Path, *, color: Sequence[str] | 
     if not (source.is_file() and source.suffix == ".h5ad"):
         raise ScsmdError(f"{source} is neither a model bundle folder nor an .h5ad file; give the output of "
                          "scsmd train or scsmd embed, or a bundle (models/NAME)")
-    try:
-        adata = ad.read_h5ad(source, backed="r")
-    except OSError as exc:
-        raise ScsmdError(f"cannot read {source} ({exc}); is it a valid .h5ad?") from exc
-    return plot_umap(adata, output, color=color, use_rep=use_rep, max_cells=max_cells, random_state=random_state)
+    return plot_umap(read_h5ad(source, backed=True), output, color=color, use_rep=use_rep, max_cells=max_cells,
+                     random_state=random_state)
 
 
 def _draw(adata: ad.AnnData, path: Path, color: list[str]) -> Path:

@@ -64,6 +64,10 @@ def test_a_large_file_is_drawn_from_a_subset_and_left_as_it_was(tmp_path):
     assert UMAP_KEY not in ad.read_h5ad(source).obsm
     with pytest.raises(ScsmdError, match="neither a model bundle"):
         plot_file(tmp_path / "umap.png", tmp_path / "x.png")
+    (tmp_path / "junk.h5ad").write_bytes(b"not hdf5")
+    with pytest.raises(ScsmdError, match="is it a valid .h5ad"):
+        plot_file(tmp_path / "junk.h5ad", tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_a_bundle_plots_its_training_history(tiny_bundle, tmp_path):
