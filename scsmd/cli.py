@@ -85,6 +85,11 @@ def _cell_bar(total: int | None) -> Iterator:
         yield on_chunk
 
 
+def _stem(path: Path) -> str:
+    """A file's name before its first dot (cells.h5ad.gz -> cells): the default name of what a command writes."""
+    return path.name.split(".")[0]
+
+
 def _refuse_existing(path: Path, force: bool) -> None:
     """Existing output files are kept unless --force."""
     if path.exists() and not force:
@@ -200,7 +205,7 @@ def train(
     preprocess_config = preprocess_preset(preset, n_genes=n_genes, dense_genes=dense_genes, hvg_flavor=hvg_flavor,
                                           scale=scale)
     model_config = model_preset(preset, latent_dim=latent_dim, likelihood=likelihood)  # n_clusters is set by api.train
-    name = name or input.name.split(".")[0]
+    name = name or _stem(input)
     started = time.perf_counter()
     adata = read_counts(input, transpose=transpose, layer=layer)
     _train_and_write(adata, name=name, n_clusters=n_clusters, models_dir=models_dir, label_key=label_key,
@@ -288,8 +293,7 @@ def embed(
     threads_option = {} if threads is None else {"n_threads": threads}
     config = EmbedConfig(chunk_size=batch_size, backend=backend, provider=provider, min_gene_overlap=min_gene_overlap,
                          precision=precision, **threads_option)
-    name = input.name.split(".")[0]
-    output = output or Path(f"{name}_scsmd.h5ad")
+    output = output or Path(f"{_stem(input)}_scsmd.h5ad")
     _refuse_existing(output, force)
     bundle = api.load_model(model)
     total = api.count_cells(input) if input.is_file() and input.suffix == ".h5ad" else None
@@ -314,8 +318,7 @@ def plot_command(
     """Draw a UMAP of an output's latent by cluster, label and novelty, or a bundle's training losses."""
     from scsmd.plot import plot_file
 
-    name = input.name.split(".")[0]
-    output = output or Path(f"{name}_training.png" if input.is_dir() else f"{name}_umap.png")
+    output = output or Path(f"{_stem(input)}_training.png" if input.is_dir() else f"{_stem(input)}_umap.png")
     _refuse_existing(output, force)
     typer.echo(str(plot_file(input, output, color=color, use_rep=use_rep, max_cells=max_cells, random_state=seed)))
 

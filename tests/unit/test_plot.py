@@ -54,6 +54,8 @@ def test_the_umap_keeps_the_latent_clusters_apart_and_is_kept(tmp_path):
     assert np.array_equal(adata.obsm[UMAP_KEY], first)
     with pytest.raises(ScsmdError, match="cannot colour by 'nope'"):
         plot_umap(adata, tmp_path / "x.png", color=["nope"])
+    del adata.obs["scsmd_cluster"]  # a latent without scsmd's columns: one plain panel
+    assert colours(plot_umap(adata, tmp_path / "plain.png")) > 1
 
 
 def test_a_large_file_is_drawn_from_a_subset_and_left_as_it_was(tmp_path):
