@@ -4,7 +4,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _API = ("preprocess", "train", "export", "embed", "evaluate", "load_model")
-_PLOT = ("plot_training", "plot_umap")
+_PLOT = ("plot_training", "plot_umap", "plot_contingency")
 __all__ = [*_API, *_PLOT, "__version__"]
 
 

@@ -20,6 +20,7 @@ from scsmd.config import (EXPORT_FORMATS, EmbedConfig, ExportConfig, ModelConfig
 from scsmd.errors import ScsmdError
 from scsmd.infer.timing import StageTimer
 from scsmd.io import read_counts, read_h5ad, write_csv, write_h5ad
+from scsmd.plot import check_figure_path, plot_contingency, plot_file, plot_training, plot_umap
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="scSMD single-cell clustering: train a model bundle, export it, embed new cells.")
@@ -90,10 +91,10 @@ def _stem(path: Path) -> str:
     return path.name.split(".")[0]
 
 
-def _refuse_existing(path: Path, force: bool) -> None:
+def _refuse_existing(path: Path, force: bool, option: str = "-o") -> None:
     """Existing output files are kept unless --force."""
     if path.exists() and not force:
-        raise ScsmdError(f"{path} already exists; choose another -o or pass --force to replace it")
+        raise ScsmdError(f"{path} already exists; choose another {option} or pass --force to replace it")
 
 
 def _write_reference_csvs(adata, folder: Path, name: str) -> None:
@@ -135,13 +136,14 @@ def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, lab
 
 
 def _plot_training_run(adata, history: list[dict], folder: Path, name: str, label_key: Optional[str], seed: int) -> None:
-    """NAME_training.png (each stage's loss by epoch) and NAME_umap.png (the latent's UMAP by cluster and label)."""
-    from scsmd import plot
-
-    training = plot.plot_training(history, folder / f"{name}_training.png")
-    umap = plot.plot_umap(adata, folder / f"{name}_umap.png", color=["scsmd_cluster", *([label_key] if label_key else [])],
-                          random_state=seed)
-    typer.echo(f"figures {training}, {umap}")
+    """NAME_training.png (each stage's loss by epoch), NAME_umap.png (the latent's UMAP by cluster and label) and,
+    with labels, NAME_contingency.png (each label's cells in each cluster)."""
+    figures = [plot_training(history, folder / f"{name}_training.png"),
+               plot_umap(adata, folder / f"{name}_umap.png",
+                         color=["scsmd_cluster", *([label_key] if label_key else [])], random_state=seed)]
+    if label_key:
+        figures.append(plot_contingency(adata, folder / f"{name}_contingency.png", label_key=label_key))
+    typer.echo(f"figures {', '.join(map(str, figures))}")
 
 
 @app.command()
@@ -241,10 +243,18 @@ def evaluate(
     label_key: str = typer.Option(..., "--label-key", help="obs column of reference labels."),
     cluster_key: str = typer.Option("scsmd_cluster", "--cluster-key", help="obs column of clusters."),
     as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw each label's cells in each cluster to this figure (.png, .pdf or .svg)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing figure."),
 ) -> None:
-    """ARI, NMI and Hungarian-matched accuracy of clusters against labels."""
-    scores = api.evaluate(_read_annotated(input), label_key=label_key, cluster_key=cluster_key)
+    """ARI, NMI and Hungarian-matched accuracy of clusters against labels; with --plot, each label's cells per cluster."""
+    if plot is not None:
+        check_figure_path(plot)
+        _refuse_existing(plot, force, "--plot")
+    adata = _read_annotated(input)
+    scores = api.evaluate(adata, label_key=label_key, cluster_key=cluster_key)
     typer.echo(json.dumps(scores) if as_json else "  ".join(f"{k.upper()} {v:.4f}" for k, v in scores.items()))
+    if plot is not None:
+        typer.echo(str(plot_contingency(adata, plot, label_key=label_key, cluster_key=cluster_key)), err=as_json)
 
 
 def _read_annotated(path: Path):
@@ -316,8 +326,6 @@ def plot_command(
     force: bool = typer.Option(False, "--force", help="Replace an existing figure."),
 ) -> None:
     """Draw a UMAP of an output's latent by cluster, label and novelty, or a bundle's training losses."""
-    from scsmd.plot import plot_file
-
     output = output or Path(f"{_stem(input)}_training.png" if input.is_dir() else f"{_stem(input)}_umap.png")
     _refuse_existing(output, force)
     typer.echo(str(plot_file(input, output, color=color, use_rep=use_rep, max_cells=max_cells, random_state=seed)))

@@ -1,5 +1,5 @@
-"""Quick-look figures: each training stage's loss by epoch, and a UMAP of the scsmd latent coloured by clusters,
-labels and novelty, drawn with scanpy as a scanpy user would."""
+"""Quick-look figures: each training stage's loss by epoch, a UMAP of the scsmd latent coloured by clusters, labels
+and novelty, drawn with scanpy as a scanpy user would, and the labels' cells in each cluster."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,19 +7,22 @@ from typing import Sequence
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 
 from scsmd.atomic import atomic_path
 from scsmd.bundle import Bundle
 from scsmd.errors import ScsmdError
 from scsmd.io import read_h5ad
+from scsmd.metrics import contingency
 
 UMAP_KEY = "X_scsmd_umap"
 NEIGHBORS_KEY = "scsmd_neighbors"
 RESULT_COLUMNS = ("scsmd_cluster", "scsmd_label", "scsmd_novel")  # coloured by default where present
 FORMATS = (".png", ".pdf", ".svg")
+MAX_ANNOTATED = 900  # contingency cells up to which each count is written in (30 labels x 30 clusters)
 
 
-def _check_figure_path(path: Path) -> None:
+def check_figure_path(path: Path) -> None:
     """Refuse a figure name whose suffix matplotlib would not write, before any work."""
     if path.suffix.lower() not in FORMATS:
         raise ScsmdError(f"cannot write a figure to {path}: give a name ending in {', '.join(FORMATS)}")
@@ -54,8 +57,46 @@ def training_figure(history: Sequence[dict]):
 def plot_training(history: Sequence[dict], path: str | Path) -> Path:
     """Write the training losses (a `TrainResult.history`, or a bundle manifest's `history`) to `path`."""
     path = Path(path)
-    _check_figure_path(path)
+    check_figure_path(path)
     _save(training_figure(history), path)
+    return path
+
+
+def contingency_figure(table: pd.DataFrame, scores: dict[str, float]):
+    """Each label's cells spread over the clusters (row fractions, counts written in), matched clusters first: where
+    a type splits or two types merge shows at a glance, which ARI alone does not say."""
+    from matplotlib.figure import Figure
+
+    fractions = table.div(table.sum(axis=1), axis=0).to_numpy()
+    n_labels, n_clusters = table.shape
+    figure = Figure(figsize=(2.5 + 0.45 * n_clusters, 1.5 + 0.35 * n_labels), layout="constrained")
+    ax = figure.subplots()
+    image = ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(n_clusters), table.columns.astype(str), rotation=90)
+    ax.set_yticks(range(n_labels), table.index.astype(str))
+    if table.size <= MAX_ANNOTATED:
+        for (row, col), count in np.ndenumerate(table.to_numpy()):
+            if count:
+                ax.text(col, row, count, ha="center", va="center", fontsize=7,
+                        color="white" if fractions[row, col] > 0.6 else "black")
+    ax.set(xlabel=table.columns.name, ylabel=table.index.name,
+           title="  ".join(f"{name.upper()} {value:.3f}" for name, value in scores.items()))
+    figure.colorbar(image, ax=ax, label="fraction of the label's cells")
+    return figure
+
+
+def plot_contingency(adata: ad.AnnData, path: str | Path, *, label_key: str, cluster_key: str = "scsmd_cluster"
+                     ) -> Path:
+    """Write the cells of each `obs[label_key]` label in each `obs[cluster_key]` cluster, with ARI / NMI / ACC, to
+    `path` (with `cluster_key='scsmd_label'`: a label transfer's confusion matrix)."""
+    from scsmd.api import evaluate
+
+    path = Path(path)
+    check_figure_path(path)
+    scores = evaluate(adata, label_key=label_key, cluster_key=cluster_key)  # refuses a missing column
+    table = contingency(adata.obs[label_key], adata.obs[cluster_key])
+    table.index.name, table.columns.name = label_key, cluster_key
+    _save(contingency_figure(table, scores), path)
     return path
 
 
@@ -80,7 +121,7 @@ def plot_umap(adata: ad.AnnData, path: str | Path, *, color: Sequence[str] | Non
     it is computed and drawn for a random subset of that many cells (UMAP's time grows with the cells; the picture's
     message does not), and `adata`, like a backed one, is left as it was."""
     path = Path(path)
-    _check_figure_path(path)
+    check_figure_path(path)
     color = list(color) if color else [c for c in RESULT_COLUMNS if c in adata.obs]
     missing = [c for c in color if c not in adata.obs]
     if missing:
@@ -106,7 +147,7 @@ def plot_file(source: str | Path, output: str | Path, *, color: Sequence[str] | 
     """`scsmd plot`: a model bundle's training losses, or an .h5ad's UMAP of its latent (opened backed: its genes are
     never loaded)."""
     source, output = Path(source), Path(output)
-    _check_figure_path(output)
+    check_figure_path(output)
     if not source.exists():
         raise ScsmdError(f"input not found: {source}; check the path")
     if source.is_dir():

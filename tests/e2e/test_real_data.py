@@ -77,7 +77,7 @@ def test_plot_figures_show_the_clusters_apart(trained):
     assert xy.shape == (1886, 2)
     nearest = NearestNeighbors(n_neighbors=11).fit(xy).kneighbors(xy, return_distance=False)[:, 1:]
     assert (clusters[nearest] == clusters[:, None]).mean() > 0.9  # the figure shows the clusters as groups
-    for figure in ("baron_training.png", "baron_umap.png"):
+    for figure in ("baron_training.png", "baron_umap.png", "baron_contingency.png"):
         assert figure in result.stdout
         assert len(np.unique(plt.imread(folder / figure)[..., :3].reshape(-1, 3), axis=0)) > 13  # a drawn figure
     again = scsmd("plot", "baron_scsmd.h5ad", "-o", "labels.png", "--color", "cell_type", cwd=folder)

@@ -29,6 +29,7 @@ def cells(tmp_path_factory):
     (["embed", "cells.h5ad", "--model", "models/none", "--layer", "counts"], "not a model bundle"),
     (["embed", "cells.h5ad", "--model", "models/none"], "not a model bundle"),
     (["evaluate", "cells.h5ad", "--label-key", "cell_type"], "cluster key"),
+    (["evaluate", "cells.h5ad", "--label-key", "cell_type", "--plot", "labels.jpg"], "ending in .png, .pdf, .svg"),
     (["plot", "missing.h5ad"], "input not found"),
     (["plot", "cells.h5ad", "-o", "umap.png"], "no obsm['X_scsmd']"),
     (["plot", "cells.h5ad", "-o", "umap.jpg"], "ending in .png, .pdf, .svg"),
@@ -99,3 +100,19 @@ def test_existing_bundle_refused_before_training(cells):
     result = scsmd("train", "cells.h5ad", "-k", "3", cwd=cells)
     assert result.returncode == 2 and "already exists" in result.stderr and "--force" in result.stderr
     assert list((cells / "models" / "cells").iterdir()) == []
+
+
+def test_evaluate_draws_each_label_s_cells_per_cluster_and_keeps_an_existing_figure(tmp_path):
+    adata = synthetic_counts()
+    adata.obs["scsmd_cluster"] = adata.obs["cell_type"].cat.codes.astype(str)  # the labels, renamed
+    adata.write_h5ad(tmp_path / "clustered.h5ad")
+    args = ["evaluate", "clustered.h5ad", "--label-key", "cell_type", "--plot", "labels.png"]
+    result = scsmd(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "ARI 1.0000" in result.stdout and "labels.png" in result.stdout
+    figure = (tmp_path / "labels.png").read_bytes()
+    assert figure.startswith(b"\x89PNG")
+    again = scsmd(*args, cwd=tmp_path)
+    assert again.returncode == 2 and "choose another --plot or pass --force" in again.stderr
+    assert (tmp_path / "labels.png").read_bytes() == figure
+    assert scsmd(*args, "--force", cwd=tmp_path).returncode == 0

@@ -1,6 +1,6 @@
 import numpy as np
 
-from scsmd.metrics import hungarian_accuracy, score_clusters
+from scsmd.metrics import contingency, hungarian_accuracy, score_clusters
 
 
 def test_relabelled_perfect_clustering_scores_one():
@@ -11,3 +11,13 @@ def test_relabelled_perfect_clustering_scores_one():
 
 def test_accuracy_counts_the_best_one_to_one_matching():
     assert hungarian_accuracy(["a", "a", "a", "b"], [0, 0, 1, 1]) == 0.75
+
+
+def test_contingency_places_each_cluster_under_its_majority_label_larger_first():
+    truth = ["a"] * 5 + ["b"] * 4 + ["c"] * 2
+    clusters = [1, 1, 1, 4, 4, 0, 0, 2, 4, 3, 3]  # a split over 1 and 4, b over 0 and 2 (and one cell in 4)
+    table = contingency(truth, clusters)
+    assert list(table.index) == ["a", "b", "c"]
+    assert list(table.columns) == [1, 4, 0, 2, 3]
+    assert table.loc["b", 4] == 1 and table.to_numpy().sum() == len(truth)
+    assert hungarian_accuracy(truth, clusters) == 7 / 11

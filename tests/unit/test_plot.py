@@ -1,4 +1,5 @@
-"""The figures: the training losses per stage, and the latent's UMAP (kept apart, subsampled for large files)."""
+"""The figures: the training losses per stage, the latent's UMAP (kept apart, subsampled for large files), and the
+labels' cells per cluster."""
 import anndata as ad
 import matplotlib.image
 import numpy as np
@@ -6,7 +7,9 @@ import pandas as pd
 import pytest
 
 from scsmd.errors import ScsmdError
-from scsmd.plot import UMAP_KEY, plot_file, plot_training, plot_umap, training_figure
+from scsmd.metrics import contingency
+from scsmd.plot import (UMAP_KEY, contingency_figure, plot_contingency, plot_file, plot_training, plot_umap,
+                        training_figure)
 
 
 def blobs(n_cells: int, n_blobs: int = 3, seed: int = 0) -> ad.AnnData:
@@ -94,3 +97,22 @@ def test_novel_cells_are_drawn_on_top(tmp_path, monkeypatch):
     drawn = figures[0].axes[0].collections[0].get_offsets()
     novel = adata.obsm[UMAP_KEY][adata.obs["scsmd_novel"].to_numpy()]
     assert np.allclose(np.sort(drawn[-6:], axis=0), np.sort(novel, axis=0))  # the last six points drawn
+
+
+def test_the_contingency_figure_shows_each_label_s_fractions_with_a_merge_off_the_diagonal(tmp_path):
+    labels = np.repeat(["T", "B", "NK"], [60, 30, 10])
+    clusters = np.repeat(["2", "0", "0"], [60, 30, 10])  # NK merged into B's cluster
+    adata = ad.AnnData(obs=pd.DataFrame({"cell_type": labels, "scsmd_cluster": clusters},
+                                        index=[f"c{i}" for i in range(100)]))
+    table = contingency(labels, clusters)
+    drawn = contingency_figure(table, {"ari": 0.9}).axes[0].images[0].get_array()
+    assert drawn.shape == (3, 2)
+    np.testing.assert_allclose(drawn, table.div(table.sum(axis=1), axis=0).to_numpy())
+    assert drawn[list(table.index).index("NK"), list(table.columns).index("0")] == 1.0
+    path = plot_contingency(adata, tmp_path / "contingency.png", label_key="cell_type")
+    assert colours(path) > 10
+    with pytest.raises(ScsmdError, match="label key 'nope'"):
+        plot_contingency(adata, tmp_path / "other.png", label_key="nope")
+    with pytest.raises(ScsmdError, match="ending in"):
+        plot_contingency(adata, tmp_path / "other.jpg", label_key="cell_type")
+    assert not (tmp_path / "other.png").exists()
