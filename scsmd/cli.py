@@ -258,9 +258,10 @@ def evaluate(
 
 
 def _read_annotated(path: Path):
-    """An .h5ad as it is (clusters and labels live in obs), other formats through read_counts."""
+    """An .h5ad opened backed (clusters and labels live in obs: its genes stay on disk), other formats through
+    read_counts."""
     if path.is_file() and path.suffix == ".h5ad":
-        return read_h5ad(path)
+        return read_h5ad(path, backed=True)
     return read_counts(path)
 
 
