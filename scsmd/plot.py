@@ -9,6 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from scsmd.api import evaluate
 from scsmd.atomic import atomic_path
 from scsmd.bundle import Bundle
 from scsmd.errors import ScsmdError
@@ -63,8 +64,8 @@ def plot_training(history: Sequence[dict], path: str | Path) -> Path:
 
 
 def contingency_figure(table: pd.DataFrame, scores: dict[str, float]):
-    """Each label's cells spread over the clusters (row fractions, counts written in), matched clusters first: where
-    a type splits or two types merge shows at a glance, which ARI alone does not say."""
+    """Each label's cells spread over the clusters (row fractions, counts written in; `contingency`'s order): where a
+    type splits or two types merge shows at a glance, which ARI alone does not say."""
     from matplotlib.figure import Figure
 
     fractions = table.div(table.sum(axis=1), axis=0).to_numpy()
@@ -89,8 +90,6 @@ def plot_contingency(adata: ad.AnnData, path: str | Path, *, label_key: str, clu
                      ) -> Path:
     """Write the cells of each `obs[label_key]` label in each `obs[cluster_key]` cluster, with ARI / NMI / ACC, to
     `path` (with `cluster_key='scsmd_label'`: a label transfer's confusion matrix)."""
-    from scsmd.api import evaluate
-
     path = Path(path)
     check_figure_path(path)
     scores = evaluate(adata, label_key=label_key, cluster_key=cluster_key)  # refuses a missing column
