@@ -3,7 +3,8 @@
     python bench/transfer.py [--preset default] [--out bench/results/transfer.json]
 
 baron_mouse has two donors (obs['batch']): train on one (labels name clusters after training), embed the other,
-both ways. Accuracy and macro-F1 against the published labels.
+both ways. Accuracy and macro-F1 against the published labels; each split's confusion matrix of scsmd_label is drawn
+to WORK/REFERENCE_DONOR/confusion.png.
 """
 from __future__ import annotations
 
@@ -57,13 +58,15 @@ def baselines(reference, query) -> dict[str, np.ndarray]:
 
 
 def scsmd_labels(reference, query, preset_name: str, folder: Path) -> np.ndarray:
-    """Train a preset on the reference with the label key, embed the query, read scsmd_label."""
+    """Train a preset on the reference with the label key, embed the query, read scsmd_label (and draw it against the
+    query's labels: folder/confusion.png)."""
     n_clusters = reference.obs[LABEL_KEY].nunique()
     scsmd.train(reference, n_clusters=n_clusters, bundle_dir=folder, label_key=LABEL_KEY,
                 preprocess_config=preprocess_preset(preset_name), model_config=model_preset(preset_name),
                 train_config=preset(preset_name), overwrite=True)
     scsmd.export(folder, config=scsmd.config.ExportConfig(formats=("onnx",)))
     out = scsmd.embed(query, model=folder, copy=True)
+    scsmd.plot_contingency(out, folder / "confusion.png", label_key=LABEL_KEY, cluster_key="scsmd_label")
     return out.obs["scsmd_label"].astype(str).to_numpy()
 
 
