@@ -32,8 +32,9 @@ SCALE_HELP = ("Standardize each panel gene (training mean and sd, clipped at 10,
 LAYER_HELP = "The .h5ad layer that holds the raw counts (e.g. counts, beside log-normalized X); default: X."
 DENSE_HELP = ("Panel genes of the dense ZINB branch beside the image (scDeepCluster's network; the image's genes "
               "first; 0: none). Default preset 2000, reference 0.")
-PLOT_HELP = ("Also write NAME_training.png (each stage's loss by epoch) and NAME_umap.png (the latent's UMAP by "
-             "cluster and label; kept in obsm['X_scsmd_umap']) beside the output.")
+PLOT_HELP = ("Also write NAME_training.png (each stage's loss by epoch), NAME_umap.png (the latent's UMAP by "
+             "cluster and label; kept in obsm['X_scsmd_umap']) and, with --label-key, NAME_contingency.png (each "
+             "label's cells in each cluster) beside the output.")
 PRESET_HELP = "default, or reference (the paper's 20+20+20 schedule, latent 10, on seurat genes, unscaled)."
 
 
@@ -142,7 +143,8 @@ def _plot_training_run(adata, history: list[dict], folder: Path, name: str, labe
                plot_umap(adata, folder / f"{name}_umap.png",
                          color=["scsmd_cluster", *([label_key] if label_key else [])], random_state=seed)]
     if label_key:
-        figures.append(plot_contingency(adata, folder / f"{name}_contingency.png", label_key=label_key))
+        figures.append(plot_contingency(adata, folder / f"{name}_contingency.png", label_key=label_key,
+                                        scores=adata.uns["scsmd"]["metrics"]))  # training scored the clusters
     typer.echo(f"figures {', '.join(map(str, figures))}")
 
 
@@ -254,7 +256,8 @@ def evaluate(
     scores = api.evaluate(adata, label_key=label_key, cluster_key=cluster_key)
     typer.echo(json.dumps(scores) if as_json else "  ".join(f"{k.upper()} {v:.4f}" for k, v in scores.items()))
     if plot is not None:
-        typer.echo(str(plot_contingency(adata, plot, label_key=label_key, cluster_key=cluster_key)), err=as_json)
+        typer.echo(str(plot_contingency(adata, plot, label_key=label_key, cluster_key=cluster_key, scores=scores)),
+                   err=as_json)
 
 
 def _read_annotated(path: Path):

@@ -86,13 +86,15 @@ def contingency_figure(table: pd.DataFrame, scores: dict[str, float]):
     return figure
 
 
-def plot_contingency(adata: ad.AnnData, path: str | Path, *, label_key: str, cluster_key: str = "scsmd_cluster"
-                     ) -> Path:
+def plot_contingency(adata: ad.AnnData, path: str | Path, *, label_key: str, cluster_key: str = "scsmd_cluster",
+                     scores: dict[str, float] | None = None) -> Path:
     """Write the cells of each `obs[label_key]` label in each `obs[cluster_key]` cluster, with ARI / NMI / ACC, to
-    `path` (with `cluster_key='scsmd_label'`: a label transfer's confusion matrix)."""
+    `path` (with `cluster_key='scsmd_label'`: a label transfer's confusion matrix). `scores`: what `evaluate` gave
+    for these columns, if it ran already (at a million cells it takes seconds); else it runs here."""
     path = Path(path)
     check_figure_path(path)
-    scores = evaluate(adata, label_key=label_key, cluster_key=cluster_key)  # refuses a missing column
+    if scores is None:
+        scores = evaluate(adata, label_key=label_key, cluster_key=cluster_key)  # refuses a missing column
     table = contingency(adata.obs[label_key], adata.obs[cluster_key])
     table.index.name, table.columns.name = label_key, cluster_key
     _save(contingency_figure(table, scores), path)
