@@ -17,14 +17,14 @@ from scsmd.atomic import atomic_path
 from scsmd.bundle import LABEL_HEAD, REFERENCE_CELLS, Bundle, write_bundle
 from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, to_dict
 from scsmd.errors import ScsmdError
-from scsmd.infer.assign import distance_quantiles
+from scsmd.infer.assign import QUANTILES, distance_quantiles
 from scsmd.infer.embed import EmbedResult, embed_chunks, iter_embed
 from scsmd.infer.h5ad_results import H5adResults, results_skeleton
 from scsmd.infer.label_head import LabelHead
 from scsmd.infer.memory import return_freed_memory
 from scsmd.infer.timing import StageTimer
-from scsmd.io import count_matrix, h5ad_shape, iter_row_chunks, read_counts
-from scsmd.metrics import score_clusters
+from scsmd.io import check_counts, checked_chunks, count_matrix, h5ad_shape, is_h5ad, iter_row_chunks, read_counts
+from scsmd.metrics import labelled, score_clusters
 from scsmd.panel import PanelScaling, library_sizes, logexpr_panel, match_panel
 
 log = logging.getLogger(__name__)
@@ -33,18 +33,38 @@ CLUSTER_KEY = "scsmd_cluster"
 N_REFERENCE_CELLS = 1024  # training inputs kept in the bundle for export checks
 
 
+def _source_name(layer: str | None) -> str:
+    """Where an AnnData's counts are read, for messages."""
+    return "X" if layer is None else f"layer {layer!r}"
+
+
 def _counts_only(adata: ad.AnnData, layer: str | None) -> ad.AnnData:
-    """`adata` itself when its counts are in X, else a light AnnData with the layer's counts in X beside its obs."""
-    if layer is None:
+    """The counts to train on, checked as `read_counts` checks a file's: `adata` itself when they are its X under
+    unique gene names, else a light AnnData of them beside its obs, the names made unique as `read_counts` does."""
+    counts = adata.X if layer is None else count_matrix(adata, layer)
+    check_counts(counts, _source_name(layer), tuple(adata.layers))
+    if layer is None and adata.var_names.is_unique:
         return adata
-    return ad.AnnData(count_matrix(adata, layer), obs=adata.obs, var=pd.DataFrame(index=adata.var_names))
+    if not adata.var_names.is_unique:
+        log.warning("gene names are not unique; repeats are trained as NAME-1, NAME-2, ... (var_names_make_unique)")
+    return ad.AnnData(counts, obs=adata.obs, var=pd.DataFrame(index=ad.utils.make_index_unique(adata.var_names)))
 
 
 def _check_label_key(adata: ad.AnnData, label_key: str | None) -> None:
-    """Refuse a label key that is not an obs column."""
-    if label_key is not None and label_key not in adata.obs:
+    """Refuse a label key that is not an obs column or holds fewer than two labels; say how many cells lack one."""
+    if label_key is None:
+        return
+    if label_key not in adata.obs:
         raise ScsmdError(f"label key {label_key!r} is not in obs (columns: {', '.join(map(str, adata.obs.columns)) or 'none'}); "
                          "give an existing column with --label-key")
+    known = labelled(adata.obs[label_key])
+    n_labels = adata.obs[label_key][known].nunique()
+    if n_labels < 2:
+        raise ScsmdError(f"label key {label_key!r} holds {n_labels} distinct label(s); scoring and naming clusters need "
+                         "at least two: give another --label-key or leave it out")
+    if not known.all():
+        log.warning("%d of %d cells have no %r label; they are left out of scores and of the label head",
+                    int((~known).sum()), len(known), label_key)
 
 
 def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig(), layer: str | None = None,
@@ -65,13 +85,17 @@ def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig
 
     Returns
     -------
-    ``None``, or the copy if ``copy=True``. Subsets to the panel genes (in input order) and sets ``X`` (log1p of
-    counts per ``target_sum``), ``layers['counts']``, ``obs['library_size']`` (over all genes),
-    ``obs['size_factors']``, ``var['scsmd_panel']`` and ``uns['scsmd_preprocess']['params']``.
+    ``None``, or the copy if ``copy=True``. Subsets to the panel genes (the image's in input order, then the dense
+    branch's) and sets ``X`` (log1p of counts per ``target_sum``), ``layers['counts']``, ``obs['library_size']``
+    (over all genes), ``obs['size_factors']``, ``var['scsmd_panel']`` and ``uns['scsmd_preprocess']['params']``.
+    Repeated gene names are made unique first (``var_names_make_unique``).
     """
     from scsmd.train.preprocess import select_panel, size_factors
 
     adata = adata.copy() if copy else adata
+    if not adata.var_names.is_unique:  # the panel is chosen and subset by name
+        log.warning("gene names are not unique; making them unique (NAME-1, NAME-2, ...) as var_names_make_unique")
+        adata.var_names_make_unique()
     source = _counts_only(adata, layer)
     counts = sp.csr_matrix(source.X, dtype=np.float32)
     panel = select_panel(source, config)
@@ -95,11 +119,13 @@ def _scaling_fields(scaling: PanelScaling | None) -> dict[str, Any]:
 
 
 def _cluster_labels(adata: ad.AnnData, clusters: np.ndarray, n_clusters: int, label_key: str) -> list[dict[str, Any]]:
-    """Each cluster's majority reference label and its purity (naming only, after training)."""
-    truth = adata.obs[label_key].astype(str).to_numpy()
+    """Each cluster's majority reference label among its labelled cells and their purity (naming only, after
+    training)."""
+    known = labelled(adata.obs[label_key])
+    truth = adata.obs[label_key].to_numpy()[known].astype(str)
     entries = []
     for k in range(n_clusters):
-        members = truth[clusters == k]
+        members = truth[clusters[known] == k]
         if len(members) == 0:
             entries.append({"cluster": k, "label": "unassigned", "purity": 0.0, "n_cells": 0})
             continue
@@ -112,17 +138,19 @@ def _cluster_labels(adata: ad.AnnData, clusters: np.ndarray, n_clusters: int, la
 
 def _fit_label_head(adata: ad.AnnData, latent: np.ndarray, label_key: str, preprocess_config: PreprocessConfig,
                     train_config: TrainConfig) -> tuple[LabelHead, float]:
-    """The label head on the frozen latent and its own HVGs, and its accuracy on the training cells."""
+    """The label head on the frozen latent and its own HVGs (chosen on every cell, label-free), fitted on the
+    labelled cells, and its accuracy on them."""
     from scsmd.train.label_head import fit_label_head
     from scsmd.train.preprocess import highly_variable_genes
 
-    truth = adata.obs[label_key].astype(str).to_numpy()
+    known = labelled(adata.obs[label_key])
+    truth = adata.obs[label_key].to_numpy()[known].astype(str)
     head_genes = highly_variable_genes(adata, train_config.label_head_genes, preprocess_config)
-    head_logexpr = logexpr_panel(adata.X, match_panel(list(adata.var_names), head_genes),
+    head_logexpr = logexpr_panel(adata.X[known], match_panel(list(adata.var_names), head_genes),
                                  target_sum=preprocess_config.target_sum)
-    head = fit_label_head(head_logexpr, latent, truth, head_genes, train_config.label_head_c,
+    head = fit_label_head(head_logexpr, latent[known], truth, head_genes, train_config.label_head_c,
                           novelty_quantile=train_config.novelty_quantile, seed=train_config.seed)
-    return head, float((head.predict(head.gene_logits(head_logexpr), latent)[0] == truth).mean())
+    return head, float((head.predict(head.gene_logits(head_logexpr), latent[known])[0] == truth).mean())
 
 
 def train(
@@ -199,9 +227,9 @@ def train(
     log.info("training on %d cells x %d panel genes, K=%d", data.n_cells, len(panel), n_clusters)
     result = train_model(data, model_config, train_config, on_epoch)
 
-    quantiles = distance_quantiles(result.latent, result.labels, result.centroids)
-    novelty_radius = distance_quantiles(result.latent, result.labels, result.centroids,
-                                        (train_config.novelty_quantile,))[str(train_config.novelty_quantile)]
+    quantiles = distance_quantiles(result.latent, result.labels, result.centroids,
+                                   tuple(sorted({*QUANTILES, train_config.novelty_quantile})))
+    novelty_radius = quantiles[str(train_config.novelty_quantile)]
     cluster_labels = _cluster_labels(adata, result.labels, n_clusters, label_key) if label_key else None
     metrics = score_clusters(adata.obs[label_key], result.labels) if label_key else None
     head, head_accuracy = None, None
@@ -284,7 +312,7 @@ def export(bundle: Bundle | str | Path, *, config: ExportConfig = ExportConfig()
     """
     from scsmd.train.export import export_bundle
 
-    return export_bundle(bundle if isinstance(bundle, Bundle) else Bundle.load(bundle), config)
+    return export_bundle(_as_bundle(bundle), config)
 
 
 def _as_bundle(model: Bundle | str | Path) -> Bundle:
@@ -323,12 +351,14 @@ def embed(adata: ad.AnnData, *, model: Bundle | str | Path, config: EmbedConfig 
     ``None``, or the copy if ``copy=True``. Sets ``obsm[key_added]`` (float32, n x latent_dim),
     ``obs['scsmd_cluster']`` (categorical), ``obs['scsmd_confidence']``, ``obs['scsmd_distance']``,
     ``obs['scsmd_novel']`` (with a label head: less sure of its label than the head's ``min_confidence``; without one:
-    beyond its cluster's novelty radius), ``obs['scsmd_label']`` where the bundle has labels, and ``uns['scsmd']``
-    (model, backend, provider, precision, gene overlap, params, seconds per stage).
+    beyond its cluster's novelty radius), ``obs['scsmd_label']`` where the bundle has labels (with a label head also
+    ``obs['scsmd_label_confidence']``, the head's probability of that label), and ``uns['scsmd']`` (model, backend,
+    provider, precision, gene overlap, params, seconds per stage).
     """
     bundle = _as_bundle(model)
     adata = adata.copy() if copy else adata
-    result = embed_chunks(_chunks_of(adata, config.chunk_size, layer), list(adata.var_names), bundle, config)
+    chunks = checked_chunks(_chunks_of(adata, config.chunk_size, layer), _source_name(layer), tuple(adata.layers))
+    result = embed_chunks(chunks, list(adata.var_names), bundle, config)
     _attach(adata, result, bundle, key_added)
     return adata if copy else None
 
@@ -356,7 +386,7 @@ def embed_file(input_path: str | Path, output_path: str | Path, *, model: Bundle
     bundle = _as_bundle(model)
     input_path, output_path = Path(input_path), Path(output_path)
     with atomic_path(output_path) as tmp:
-        if input_path.is_file() and input_path.suffix == ".h5ad":
+        if is_h5ad(input_path):
             uns = _stream_h5ad(input_path, tmp, bundle, config, results_only, key_added, layer, on_chunk)
         else:
             uns = _embed_in_memory(input_path, tmp, bundle, config, results_only, transpose, key_added, layer, on_chunk)
@@ -406,7 +436,8 @@ def _embed_in_memory(source: Path, target: Path, bundle: Bundle, config: EmbedCo
                      ) -> dict[str, Any]:
     """Embed a text table or 10x input, which is read whole, and write it with its results (or the results)."""
     full = read_counts(source, transpose=transpose, layer=layer)
-    result = embed_chunks(_chunks_of(full, config.chunk_size), list(full.var_names), bundle, config, on_chunk)
+    chunks = checked_chunks(_chunks_of(full, config.chunk_size), str(source))
+    result = embed_chunks(chunks, list(full.var_names), bundle, config, on_chunk)
     write_start = time.perf_counter()
     out = ad.AnnData(obs=pd.DataFrame(index=full.obs_names)) if results_only else full
     _attach(out, result, bundle, key_added)

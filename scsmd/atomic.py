@@ -33,8 +33,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_dir(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder beside `target`; move it into place only if the block succeeds."""
+def atomic_dir(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `target`; move it into place (replacing `target`) only if the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
@@ -42,8 +42,6 @@ def atomic_dir(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]
     try:
         yield tmp
         if target.exists():
-            if not overwrite:
-                raise FileExistsError(target)
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(target, old)

@@ -174,7 +174,7 @@ def write_bundle(target: str | Path, manifest: dict[str, Any], write_files: Call
         raise ScsmdError(f"{target} exists and is not a model bundle; refusing to replace it, remove it by hand")
     manifest = {"format_version": FORMAT_VERSION, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 **manifest}
-    with atomic_dir(target, overwrite=True) as tmp:
+    with atomic_dir(target) as tmp:
         write_files(tmp)
         manifest["sha256"] = _checksums(tmp)
         _write_manifest(tmp, manifest)

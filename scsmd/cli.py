@@ -19,19 +19,19 @@ from scsmd.config import (EXPORT_FORMATS, EmbedConfig, ExportConfig, ModelConfig
                           model_preset, preprocess_preset, preset as train_preset)
 from scsmd.errors import ScsmdError
 from scsmd.infer.timing import StageTimer
-from scsmd.io import read_counts, read_h5ad, write_csv, write_h5ad
+from scsmd.io import is_h5ad, read_counts, read_h5ad, write_csv, write_h5ad
 from scsmd.plot import check_figure_path, plot_contingency, plot_file, plot_training, plot_umap
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="scSMD single-cell clustering: train a model bundle, export it, embed new cells.")
 stderr = Console(stderr=True)
-HVG_FLAVOR_HELP = ("How the panel genes are ranked: seurat_v3 (on raw counts; the default) or seurat (on log data, "
-                   "method.md's UMI choice and the reference preset's); default: the preset's.")
+HVG_FLAVOR_HELP = ("How the panel genes are ranked: seurat_v3 (on raw counts) or seurat (on log data, method.md's UMI "
+                   "choice and the reference preset's).")
 SCALE_HELP = ("Standardize each panel gene (training mean and sd, clipped at 10, as sc.pp.scale) before the network; "
               "default: the preset's (default: on, reference: off).")
 LAYER_HELP = "The .h5ad layer that holds the raw counts (e.g. counts, beside log-normalized X); default: X."
 DENSE_HELP = ("Panel genes of the dense ZINB branch beside the image (scDeepCluster's network; the image's genes "
-              "first; 0: none). Default preset 2000, reference 0.")
+              "first; 0: none).")
 PLOT_HELP = ("Also write NAME_training.png (each stage's loss by epoch), NAME_umap.png (the latent's UMAP by "
              "cluster and label; kept in obsm['X_scsmd_umap']) and, with --label-key, NAME_contingency.png (each "
              "label's cells in each cluster) beside the output.")
@@ -98,6 +98,15 @@ def _refuse_existing(path: Path, force: bool, option: str = "-o") -> None:
         raise ScsmdError(f"{path} already exists; choose another {option} or pass --force to replace it")
 
 
+def _run_outputs(output: Path, name: str, plot: bool, label_key: Optional[str]) -> list[Path]:
+    """Every file a training run writes beside its bundle: the cells, the reference's CSVs and the figures."""
+    paths = [output, output.parent / f"{name}_uspace.csv", output.parent / f"{name}_clusters.csv"]
+    if plot:
+        paths += [output.parent / f"{name}_{figure}.png" for figure in ("training", "umap")]
+        paths += [output.parent / f"{name}_contingency.png"] if label_key else []
+    return paths
+
+
 def _write_reference_csvs(adata, folder: Path, name: str) -> None:
     """NAME_uspace.csv and NAME_clusters.csv in the reference's format."""
     uspace, clusters = api.reference_tables(adata)
@@ -112,7 +121,8 @@ def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, lab
     the summary and where the time since `started` (before reading the input) went."""
     read_seconds = time.perf_counter() - started
     output = output or Path(f"{name}_scsmd.h5ad")
-    _refuse_existing(output, force)
+    for path in _run_outputs(output, name, plot, label_key):
+        _refuse_existing(path, force)
     with _stage_bars() as on_epoch:
         result = api.train(adata, n_clusters=n_clusters, bundle_dir=models_dir / name, label_key=label_key,
                            preprocess_config=preprocess_config, model_config=model_config, train_config=train_config,
@@ -121,12 +131,12 @@ def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, lab
     if plot:  # before writing, so that the cells' file keeps the UMAP
         with timer("plot"):
             _plot_training_run(adata, result.history, output.parent, name, label_key, train_config.seed)
+    with timer("write"):  # before the export, so that a failed export leaves the training's outputs whole
+        write_h5ad(adata, output)
+        _write_reference_csvs(adata, output.parent, name)
     if do_export:
         with timer("export"):
             api.export(models_dir / name)
-    with timer("write"):
-        write_h5ad(adata, output)
-        _write_reference_csvs(adata, output.parent, name)
     typer.echo(f"bundle {models_dir / name}  cells {output}  csv {output.parent / (name + '_uspace.csv')}, "
                f"{output.parent / (name + '_clusters.csv')}")
     timings = {"read": read_seconds, **adata.uns["scsmd"]["timings"], **timer.seconds}
@@ -152,9 +162,9 @@ def _plot_training_run(adata, history: list[dict], folder: Path, name: str, labe
 def preprocess(
     input: Path = typer.Argument(..., help="Counts: .h5ad, 10x mtx folder, 10x .h5, .csv or .txt (optionally .gz)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output .h5ad: panel genes, log values in X, counts in layers."),
-    hvg_flavor: str = typer.Option(PreprocessConfig.hvg_flavor, "--hvg-flavor", help=HVG_FLAVOR_HELP),
+    hvg_flavor: str = typer.Option(PreprocessConfig.hvg_flavor, "--hvg-flavor", help=HVG_FLAVOR_HELP + " Default: seurat_v3."),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
-    dense_genes: int = typer.Option(PreprocessConfig.dense_genes, "--dense-genes", help=DENSE_HELP),
+    dense_genes: int = typer.Option(PreprocessConfig.dense_genes, "--dense-genes", help=DENSE_HELP + " Default: 2000."),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
     layer: Optional[str] = typer.Option(None, "--layer", help=LAYER_HELP),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the reference's CSV (cells x genes, log values)."),
@@ -163,6 +173,8 @@ def preprocess(
     """The method's preprocessing: gene filter, normalize + log1p, top highly variable genes."""
     config = PreprocessConfig(n_genes=n_genes, dense_genes=dense_genes, hvg_flavor=hvg_flavor)
     _refuse_existing(output, force)
+    if csv is not None:
+        _refuse_existing(csv, force, "--csv")
     adata = read_counts(input, transpose=transpose, layer=layer)
     api.preprocess(adata, config=config, layer=layer)
     write_h5ad(adata, output)
@@ -192,12 +204,12 @@ def train(
     latent_dim: Optional[int] = typer.Option(None, "--latent-dim", help="Latent size (preset's: 20, reference 10)."),
     likelihood: Optional[str] = typer.Option(None, "--likelihood", help="Count likelihood: zinb or nb (preset's: zinb, reference nb)."),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
-    dense_genes: Optional[int] = typer.Option(None, "--dense-genes", help=DENSE_HELP),
-    hvg_flavor: Optional[str] = typer.Option(None, "--hvg-flavor", help=HVG_FLAVOR_HELP),
+    dense_genes: Optional[int] = typer.Option(None, "--dense-genes", help=DENSE_HELP + " Default: the preset's (default 2000, reference 0)."),
+    hvg_flavor: Optional[str] = typer.Option(None, "--hvg-flavor", help=HVG_FLAVOR_HELP + " Default: the preset's (default seurat_v3, reference seurat)."),
     scale: Optional[bool] = typer.Option(None, "--scale/--no-scale", help=SCALE_HELP),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
     layer: Optional[str] = typer.Option(None, "--layer", help=LAYER_HELP),
-    export: bool = typer.Option(False, "--export", help="Also export the encoder to ONNX and TorchScript."),
+    export: bool = typer.Option(False, "--export", help="Also export the encoder, as `scsmd export` does: ONNX and TorchScript, and the int8 and fp16 ONNX models that keep the clusters."),
     plot: bool = typer.Option(False, "--plot", help=PLOT_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle and outputs."),
 ) -> None:
@@ -263,7 +275,7 @@ def evaluate(
 def _read_annotated(path: Path):
     """An .h5ad opened backed (clusters and labels live in obs: its genes stay on disk), other formats through
     read_counts."""
-    if path.is_file() and path.suffix == ".h5ad":
+    if is_h5ad(path):
         return read_h5ad(path, backed=True)
     return read_counts(path)
 
@@ -310,7 +322,7 @@ def embed(
     output = output or Path(f"{_stem(input)}_scsmd.h5ad")
     _refuse_existing(output, force)
     bundle = api.load_model(model)
-    total = api.count_cells(input) if input.is_file() and input.suffix == ".h5ad" else None
+    total = api.count_cells(input) if is_h5ad(input) else None
     with _cell_bar(total) as on_chunk:
         summary = api.embed_file(input, output, model=bundle, config=config, results_only=results_only,
                                  transpose=transpose, layer=layer, on_chunk=on_chunk)

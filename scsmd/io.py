@@ -30,6 +30,11 @@ def _suffix(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
+def is_h5ad(path: Path) -> bool:
+    """An .h5ad file (any case), which h5py can slice lazily; gzipped ones cannot be."""
+    return path.is_file() and path.suffix.lower() == ".h5ad"
+
+
 def _find(folder: Path, *names: str) -> Path:
     """The first of `names` (plain or .gz) in `folder`."""
     for name in names:
@@ -84,6 +89,9 @@ def _read_table(path: Path, transpose: bool) -> ad.AnnData:
     """A dense text table with cell names in the first column and gene names in the header."""
     sep = "," if _suffix(path) == ".csv" else r"\s+"
     table = pd.read_csv(path, sep=sep, index_col=0, engine="python" if sep != "," else "c")
+    if table.index.name and pd.api.types.is_numeric_dtype(table.index):
+        log.warning("%s: the first column (headed %r) holds numbers and is read as the cell names; if it is a gene, "
+                    "write the table with cell names in its first column", path, table.index.name)
     if transpose:
         table = table.T
     values = table.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32)
@@ -107,7 +115,8 @@ def read_counts(path: str | Path, *, transpose: bool = False, layer: str | None 
     Raises
     ------
     ScsmdError
-        Missing or unreadable file, unknown format, missing layer, empty matrix, negative or NaN values.
+        Missing or unreadable file, unknown format, missing layer, empty matrix, negative or NaN values (values
+        that are not integers are allowed here: training and embedding warn of them).
     """
     path = Path(path)
     if not path.exists():
@@ -137,7 +146,7 @@ def read_counts(path: str | Path, *, transpose: bool = False, layer: str | None 
         adata.layers[layer] = counts
     adata.var_names_make_unique()
     adata.obs_names_make_unique()
-    check_counts(counts, _counts_source(path, layer), tuple(adata.layers))
+    check_counts(counts, _counts_source(path, layer), warn=False)  # non-integers are warned of where they are used
     return adata
 
 
@@ -161,9 +170,10 @@ def count_matrix(adata: ad.AnnData, layer: str | None = None) -> sp.csr_matrix:
     return sp.csr_matrix(adata.layers[layer], dtype=np.float32)
 
 
-def check_counts(counts: sp.spmatrix | np.ndarray, source: str, layers: tuple[str, ...] = ()) -> None:
-    """Refuse an empty matrix and negative or NaN values; warn about non-integers (naming the file's `layers`, where
-    raw counts often live)."""
+def check_counts(counts: sp.spmatrix | np.ndarray, source: str, layers: tuple[str, ...] = (), *,
+                 warn: bool = True) -> bool:
+    """Refuse an empty matrix and negative or NaN values; with `warn`, warn about non-integers (naming the file's
+    `layers`, where raw counts often live). Returns whether it warned."""
     if counts.shape[0] == 0 or counts.shape[1] == 0:
         raise ScsmdError(f"{source} holds an empty matrix ({counts.shape[0]} cells x {counts.shape[1]} genes); give a file with cells and genes")
     values = counts.data if sp.issparse(counts) else np.asarray(counts)
@@ -171,9 +181,20 @@ def check_counts(counts: sp.spmatrix | np.ndarray, source: str, layers: tuple[st
         raise ScsmdError(f"{source} holds NaN or infinite values; give raw counts")
     if (values < 0).any():
         raise ScsmdError(f"{source} holds negative values, so it is not a count matrix; give raw counts")
-    if values.size and not np.allclose(values[: 100_000], np.round(values[: 100_000])):
+    if warn and values.size and not np.allclose(values[: 100_000], np.round(values[: 100_000])):
         hint = f"; if a layer holds them, name it with --layer (layers here: {', '.join(layers)})" if layers else ""
         log.warning("%s holds non-integer values; scsmd expects raw counts%s", source, hint)
+        return True
+    return False
+
+
+def checked_chunks(chunks: Iterable[tuple[np.ndarray, sp.csr_matrix]], source: str, layers: tuple[str, ...] = ()
+                   ) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
+    """`chunks` with each one's counts checked (`check_counts`), warning about non-integers once, not per chunk."""
+    warned = False
+    for names, block in chunks:
+        warned = check_counts(block, source, layers, warn=not warned) or warned
+        yield names, block
 
 
 def _index_name(group: h5py.Group, path: Path) -> str:
@@ -197,10 +218,22 @@ def read_h5ad(path: str | Path, backed: bool = False) -> ad.AnnData:
         raise ScsmdError(f"cannot read {path} ({exc}); is it a valid .h5ad?") from exc
 
 
+def open_h5ad(path: Path) -> h5py.File:
+    """An .h5ad opened with h5py for reading; a damaged or truncated file is a one-line error."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ScsmdError(f"cannot read {path} ({exc}); is it a valid .h5ad?") from exc
+    if "obs" not in f or "var" not in f:
+        f.close()
+        raise ScsmdError(f"{path} is not an AnnData .h5ad (no obs or var group); write it with anndata")
+    return f
+
+
 def h5ad_shape(path: str | Path) -> tuple[int, list[str]]:
     """Number of cells and the gene names of an .h5ad, without loading X or obs."""
     path = Path(path)
-    with h5py.File(path, "r") as f:
+    with open_h5ad(path) as f:
         return len(h5ad_names(f, "obs", path)), list(h5ad_names(f, "var", path).asstr()[:])
 
 
@@ -216,26 +249,18 @@ def _h5ad_counts(f: h5py.File, path: Path, layer: str | None) -> h5py.Dataset | 
     return f["layers"][layer]
 
 
-def iter_row_chunks(path: str | Path, chunk_size: int, *, transpose: bool = False, layer: str | None = None
+def iter_row_chunks(path: str | Path, chunk_size: int, *, layer: str | None = None
                     ) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
-    """Yield (cell names, counts CSR) chunks; an .h5ad is sliced on disk (its counts, X or `layer`, and its names),
-    so memory stays flat."""
+    """Yield (cell names, counts CSR) chunks of an .h5ad sliced on disk (its counts, X or `layer`, and its names),
+    so memory stays flat; each chunk's counts are checked."""
     path = Path(path)
-    if path.is_file() and _suffix(path) == ".h5ad":
-        with h5py.File(path, "r") as f:
-            stored = _h5ad_counts(f, path, layer)
-            layers = tuple(f["layers"]) if "layers" in f else ()
-            names = h5ad_names(f, "obs", path).asstr()
-            matrix = sparse_dataset(stored) if isinstance(stored, h5py.Group) else stored
-            for start in range(0, len(names), chunk_size):
-                stop = min(start + chunk_size, len(names))
-                block = sp.csr_matrix(matrix[start:stop], dtype=np.float32)
-                check_counts(block, _counts_source(path, layer), layers)
-                yield names[start:stop], block
-        return
-    adata = read_counts(path, transpose=transpose, layer=layer)
-    for start in range(0, adata.n_obs, chunk_size):
-        yield adata.obs_names[start:start + chunk_size].to_numpy(), adata.X[start:start + chunk_size]
+    with open_h5ad(path) as f:
+        stored = _h5ad_counts(f, path, layer)
+        names = h5ad_names(f, "obs", path).asstr()
+        matrix = sparse_dataset(stored) if isinstance(stored, h5py.Group) else stored
+        bounds = [(start, min(start + chunk_size, len(names))) for start in range(0, len(names), chunk_size)]
+        chunks = ((names[start:stop], sp.csr_matrix(matrix[start:stop], dtype=np.float32)) for start, stop in bounds)
+        yield from checked_chunks(chunks, _counts_source(path, layer), tuple(f["layers"]) if "layers" in f else ())
 
 
 def write_h5ad(adata: ad.AnnData, path: str | Path) -> None:

@@ -39,9 +39,19 @@ class PanelMatch:
 
 def match_panel(var_names: Sequence[str], panel: Sequence[str], *, min_overlap: float = 0.0) -> PanelMatch:
     """Match genes to the panel by name, never by position; refuse an overlap below `min_overlap`."""
-    position = {name: i for i, name in enumerate(var_names)}
+    position: dict[str, int] = {}
+    repeated: set[str] = set()
+    for i, name in enumerate(var_names):  # a repeated name keeps its first column, as var_names_make_unique does
+        if name in position:
+            repeated.add(name)
+        else:
+            position[name] = i
     columns = np.array([position.get(g, -1) for g in panel], dtype=np.int64)
     match = PanelMatch(columns, tuple(panel))
+    repeated_in_panel = [g for g in panel if g in repeated]
+    if repeated_in_panel:
+        log.warning("%d panel genes name more than one input column; each one's first column is used (first: %s)",
+                    len(repeated_in_panel), ", ".join(repeated_in_panel[:5]))
     if match.n_found == 0:
         raise ScsmdError(f"none of the model's {len(panel)} panel genes (e.g. {', '.join(panel[:3])}) is in the input; "
                          "check that gene names use the same convention (symbols vs ids)")

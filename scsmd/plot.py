@@ -13,7 +13,7 @@ from scsmd.api import evaluate
 from scsmd.atomic import atomic_path
 from scsmd.bundle import Bundle
 from scsmd.errors import ScsmdError
-from scsmd.io import read_h5ad
+from scsmd.io import is_h5ad, read_h5ad
 from scsmd.metrics import contingency
 
 UMAP_KEY = "X_scsmd_umap"
@@ -153,7 +153,7 @@ def plot_file(source: str | Path, output: str | Path, *, color: Sequence[str] | 
         raise ScsmdError(f"input not found: {source}; check the path")
     if source.is_dir():
         return plot_training(Bundle.load(source).manifest["history"], output)
-    if not (source.is_file() and source.suffix == ".h5ad"):
+    if not is_h5ad(source):
         raise ScsmdError(f"{source} is neither a model bundle folder nor an .h5ad file; give the output of "
                          "scsmd train or scsmd embed, or a bundle (models/NAME)")
     return plot_umap(read_h5ad(source, backed=True), output, color=color, use_rep=use_rep, max_cells=max_cells,

@@ -66,7 +66,7 @@ class TrainResult:
     latent: np.ndarray  # (n_cells, latent_dim) float32
     labels: np.ndarray  # (n_cells,) int, nearest final centroid
     centroids: np.ndarray  # (n_clusters, latent_dim) float64
-    head_agreement: float  # fraction of cells whose Cellnet argmax equals the final cluster
+    head_agreement: float  # fraction of cells whose final cluster is their Cellnet argmax (fuzzy one without Cellnet)
     device: str
     history: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # wall seconds of the steps between the epochs
@@ -449,5 +449,6 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
                                                      config.smoothing_neighbors if smoothed else 0,
                                                      config.final_smoothing_steps)
     agreement = float((labels == head_labels).mean())
-    log.info("final clusters: nearest-centroid agrees with the Cellnet head on %.1f%% of cells", 100 * agreement)
+    log.info("final clusters: nearest-centroid agrees with the %s on %.1f%% of cells",
+             "Cellnet head" if config.cellnet_epochs > 0 else "fuzzy memberships", 100 * agreement)
     return TrainResult(model.cpu(), latent_np, labels, final_centroids, agreement, str(device), history, timer.seconds)

@@ -13,7 +13,10 @@ def scsmd(*args, cwd):
 @pytest.fixture(scope="module")
 def cells(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
-    synthetic_counts().write_h5ad(folder / "cells.h5ad")
+    adata = synthetic_counts()
+    adata.obs["batch"] = "b1"  # one value: nothing to score or name clusters by
+    adata.write_h5ad(folder / "cells.h5ad")
+    (folder / "damaged.h5ad").write_bytes(b"not an hdf5 file")
     return folder
 
 
@@ -21,6 +24,8 @@ def cells(tmp_path_factory):
     (["train", "missing.h5ad", "-k", "3"], "input not found"),
     (["train", "cells.h5ad", "-k", "1"], "--n-clusters"),
     (["train", "cells.h5ad", "-k", "3", "--label-key", "nope"], "label key 'nope'"),
+    (["train", "cells.h5ad", "-k", "3", "--label-key", "batch"], "holds 1 distinct label(s)"),
+    (["train", "damaged.h5ad", "-k", "3"], "cannot read"),
     (["train", "cells.h5ad", "-k", "3", "--batch-size", "500"], "batch size"),
     (["train", "cells.h5ad", "-k", "3", "--device", "tpu"], "device"),
     (["train", "cells.h5ad", "-k", "3", "--contrast-weight", "-1"], "contrast_weight must be >= 0"),
@@ -89,7 +94,9 @@ def test_embed_refuses_bad_inputs_without_writing(tiny_bundle, tmp_path):
     negative.X.data[0] = -1
     negative.write_h5ad(tmp_path / "negative.h5ad")
     ad.AnnData(np.zeros((0, 3), np.float32)).write_h5ad(tmp_path / "empty.h5ad")
-    for name, message in (("renamed", "none of the model"), ("negative", "negative"), ("empty", "no cells")):
+    (tmp_path / "damaged.h5ad").write_bytes(b"\x89HDF\r\n\x1a\n truncated")
+    for name, message in (("renamed", "none of the model"), ("negative", "negative"), ("empty", "no cells"),
+                          ("damaged", "cannot read")):
         result = scsmd("embed", f"{name}.h5ad", "--model", folder, "-o", "out.h5ad", cwd=tmp_path)
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert not (tmp_path / "out.h5ad").exists()
@@ -116,3 +123,11 @@ def test_evaluate_draws_each_label_s_cells_per_cluster_and_keeps_an_existing_fig
     assert again.returncode == 2 and "choose another --plot or pass --force" in again.stderr
     assert (tmp_path / "labels.png").read_bytes() == figure
     assert scsmd(*args, "--force", cwd=tmp_path).returncode == 0
+
+
+def test_every_output_of_a_training_run_is_refused_before_training(cells, tmp_path):
+    (tmp_path / "cells.h5ad").symlink_to(cells / "cells.h5ad")
+    (tmp_path / "cells_uspace.csv").write_text("kept")
+    result = scsmd("train", "cells.h5ad", "-k", "3", cwd=tmp_path)
+    assert result.returncode == 2 and "cells_uspace.csv already exists" in result.stderr, result.stderr
+    assert not (tmp_path / "models").exists() and (tmp_path / "cells_uspace.csv").read_text() == "kept"

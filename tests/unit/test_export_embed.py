@@ -11,6 +11,7 @@ from scsmd import api
 from scsmd.bundle import MANIFEST, ONNX, ONNX_FP16, ONNX_INT8, Bundle
 from scsmd.config import EmbedConfig, ExportConfig
 from scsmd.errors import ScsmdError
+from scsmd.io import read_counts
 from scsmd.train import export as export_module
 
 
@@ -181,6 +182,29 @@ def test_missing_genes_zeroed_and_reported_then_refused(tiny_bundle):
     assert out.uns["scsmd"]["n_missing_genes"] == 100 and out.uns["scsmd"]["missing_genes"][0] == panel[0]
     with pytest.raises(ScsmdError, match="minimum overlap"):
         scsmd.embed(partial, model=folder, config=EmbedConfig(min_gene_overlap=0.95))
+
+
+def test_repeated_gene_names_embed_alike_in_memory_read_and_streamed(tiny_bundle, tmp_path):
+    folder, trained = tiny_bundle
+    cells = trained.copy()
+    names = list(cells.var_names)
+    names[3] = names[2]  # two panel genes under one name: the first column is used on every path
+    cells.var_names = names
+    cells.write_h5ad(tmp_path / "repeated.h5ad")
+    api.embed_file(tmp_path / "repeated.h5ad", tmp_path / "out.h5ad", model=folder)
+    streamed = ad.read_h5ad(tmp_path / "out.h5ad").obsm["X_scsmd"]
+    in_memory = scsmd.embed(cells, model=folder, copy=True).obsm["X_scsmd"]
+    read = scsmd.embed(read_counts(tmp_path / "repeated.h5ad"), model=folder, copy=True).obsm["X_scsmd"]
+    np.testing.assert_array_equal(in_memory, streamed)
+    np.testing.assert_array_equal(read, streamed)
+
+
+def test_embed_refuses_negative_counts_from_the_api_too(tiny_bundle):
+    folder, trained = tiny_bundle
+    cells = trained.copy()
+    cells.X.data[0] = -1.0
+    with pytest.raises(ScsmdError, match="X holds negative values"):
+        scsmd.embed(cells, model=folder)
 
 
 def test_failed_export_check_writes_nothing(tiny_bundle, tmp_path):

@@ -76,8 +76,11 @@ def test_counts_in_a_layer_beside_log_normalized_x(tmp_path, counts, caplog):
     logged.X = counts.X.log1p()
     logged.write_h5ad(tmp_path / "x.h5ad")
     with caplog.at_level("WARNING"):
-        read_counts(tmp_path / "x.h5ad")  # X read as counts: warned, with the layer to name
-    assert "non-integer" in caplog.text and "--layer (layers here: counts)" in caplog.text
+        read_counts(tmp_path / "x.h5ad")  # read as it is: warned of where the counts are used
+        assert "non-integer" not in caplog.text
+        chunks = list(iter_row_chunks(tmp_path / "x.h5ad", 100))  # X read as counts: warned, with the layer to name
+    assert len(chunks) == 3 and caplog.text.count("non-integer") == 1  # once a file, not once a chunk
+    assert "--layer (layers here: counts)" in caplog.text
     adata = read_counts(tmp_path / "x.h5ad", layer="counts")
     np.testing.assert_array_equal(adata.layers["counts"].toarray(), counts.X.toarray())
     np.testing.assert_allclose(adata.X.toarray(), logged.X.toarray())  # X kept as it was
@@ -110,6 +113,23 @@ def test_h5ad_without_counts_or_index_is_refused(tmp_path, counts, damage, messa
             del f["obs"].attrs["_index"]
     with pytest.raises(ScsmdError, match=message):
         list(iter_row_chunks(tmp_path / "x.h5ad", 100))
+
+
+def test_damaged_h5ad_is_a_one_line_error(tmp_path):
+    (tmp_path / "x.h5ad").write_bytes(b"not hdf5")
+    for read in (h5ad_shape, lambda path: list(iter_row_chunks(path, 100))):
+        with pytest.raises(ScsmdError, match="cannot read .*is it a valid .h5ad"):
+            read(tmp_path / "x.h5ad")
+
+
+def test_table_without_a_cell_name_column_is_warned_of(tmp_path, table, caplog):
+    table.to_csv(tmp_path / "named.csv")
+    table.to_csv(tmp_path / "unnamed.csv", index=False)  # the first gene would be read as cell names
+    with caplog.at_level("WARNING"):
+        read_counts(tmp_path / "named.csv")
+        assert "cell names" not in caplog.text
+        read_counts(tmp_path / "unnamed.csv")
+    assert "first column (headed 'A') holds numbers" in caplog.text
 
 
 @pytest.mark.parametrize("content, message", [

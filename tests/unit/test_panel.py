@@ -65,3 +65,10 @@ def test_scaling_standardizes_clips_and_centres_missing_genes():
     partial = match_panel(["a", "c", "d"], ["a", "b", "c", "d"])  # "b" missing in new cells: at its training mean
     new = logexpr_panel(sp.csr_matrix(rng.poisson(2.0, size=(3, 3)).astype(np.float32)), partial, target_sum=10)
     assert np.all(scaling.apply(new, partial)[:, 1] == 0) and np.any(scaling.apply(new, partial)[:, 0] != 0)
+
+
+def test_a_repeated_gene_name_keeps_its_first_column(caplog):
+    with caplog.at_level("WARNING"):
+        match = match_panel(["a", "b", "a"], ["a", "b"])
+    assert list(match.columns) == [0, 1]  # the column var_names_make_unique leaves named "a"
+    assert "1 panel genes name more than one input column" in caplog.text

@@ -184,6 +184,40 @@ def test_bad_training_requests(counts, kwargs, message):
         scsmd.train(counts, **kwargs)
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda a: a.X.data.__setitem__(0, np.nan), "X holds NaN"),
+    (lambda a: a.X.data.__setitem__(0, -1.0), "X holds negative values"),
+    (lambda a: a.obs.__setitem__("cell_type", "one type"), r"holds 1 distinct label\(s\)"),
+])
+def test_the_api_refuses_bad_counts_and_labels_before_training(counts, damage, message):
+    damage(counts)
+    with pytest.raises(ScsmdError, match=message):
+        scsmd.train(counts, n_clusters=3, label_key="cell_type", train_config=FAST)
+
+
+def test_unlabelled_cells_are_left_out_of_naming_scoring_and_the_label_head(counts, tmp_path):
+    from scsmd.bundle import Bundle
+    from scsmd.metrics import score_clusters
+
+    counts.obs.loc[counts.obs_names[:30], "cell_type"] = np.nan
+    scsmd.train(counts, n_clusters=3, bundle_dir=tmp_path / "m", label_key="cell_type", train_config=FAST)
+    bundle = Bundle.load(tmp_path / "m")
+    assert list(bundle.label_head.classes) == ["type_0", "type_1", "type_2"]  # no 'nan' class
+    assert "nan" not in bundle.cluster_labels
+    known = counts.obs_names[30:]
+    assert counts.uns["scsmd"]["metrics"] == score_clusters(counts.obs.loc[known, "cell_type"].astype(str),
+                                                            counts.obs.loc[known, "scsmd_cluster"])
+
+
+def test_repeated_gene_names_are_made_unique_for_the_panel(counts):
+    names = list(counts.var_names)
+    names[1] = names[0]
+    counts.var_names = names
+    out = scsmd.preprocess(counts, config=PreprocessConfig(n_genes=800, dense_genes=0), copy=True)
+    assert out.var_names.is_unique and "g0-1" in out.var_names  # the panel holds both columns, as read_counts names them
+    np.testing.assert_array_equal(out[:, "g0-1"].layers["counts"].toarray(), counts.X[:, [1]].toarray())
+
+
 def test_smoothing_averages_neighbours_and_keeps_raw_centroids(counts):
     latent = np.array([[0.0], [1.0], [10.0], [11.0]])
     np.testing.assert_allclose(smoothed_latent(latent, 2, 1), [[0.5], [0.5], [10.5], [10.5]])
