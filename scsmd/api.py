@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from scsmd import __version__
 from scsmd.atomic import atomic_path
-from scsmd.bundle import LABEL_HEAD, REFERENCE_CELLS, Bundle, write_bundle
+from scsmd.bundle import LABEL_HEAD, REFERENCE_CELLS, Bundle, check_writable, write_bundle
 from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, to_dict
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import QUANTILES, distance_quantiles
@@ -215,8 +215,8 @@ def train(
         raise ScsmdError(f"only {adata.n_obs} cells, fewer than the batch size {train_config.batch_size}; "
                          "lower --batch-size")
     _check_label_key(adata, label_key)
-    if bundle_dir is not None and Path(bundle_dir).exists() and not overwrite:
-        raise ScsmdError(f"{bundle_dir} already exists; choose another --name or pass --force to replace it")
+    if bundle_dir is not None:
+        check_writable(bundle_dir, overwrite)
     with timer("panel"):
         counts = _counts_only(adata, layer)
         panel = select_panel(counts, preprocess_config)

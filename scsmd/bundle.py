@@ -164,14 +164,20 @@ class Bundle:
                 f"[{panel[0]} .. {panel[-1]}], labels={'yes' if self.cluster_labels else 'no'})")
 
 
-def write_bundle(target: str | Path, manifest: dict[str, Any], write_files: Callable[[Path], None], *,
-                 overwrite: bool = False) -> Bundle:
-    """Build a bundle in a temporary folder (files, then checksums, then manifest) and rename it into place."""
+def check_writable(target: str | Path, overwrite: bool) -> None:
+    """Refuse to replace an existing bundle unless `overwrite`, and a folder that is not a bundle ever."""
     target = Path(target)
     if target.exists() and not overwrite:
         raise ScsmdError(f"{target} already exists; choose another --name or pass --force to replace it")
     if target.exists() and not (target / MANIFEST).is_file():
         raise ScsmdError(f"{target} exists and is not a model bundle; refusing to replace it, remove it by hand")
+
+
+def write_bundle(target: str | Path, manifest: dict[str, Any], write_files: Callable[[Path], None], *,
+                 overwrite: bool = False) -> Bundle:
+    """Build a bundle in a temporary folder (files, then checksums, then manifest) and rename it into place."""
+    target = Path(target)
+    check_writable(target, overwrite)
     manifest = {"format_version": FORMAT_VERSION, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 **manifest}
     with atomic_dir(target) as tmp:

@@ -106,6 +106,8 @@ def test_existing_bundle_refused_before_training(cells):
     (cells / "models" / "cells").mkdir(parents=True)
     result = scsmd("train", "cells.h5ad", "-k", "3", cwd=cells)
     assert result.returncode == 2 and "already exists" in result.stderr and "--force" in result.stderr
+    forced = scsmd("train", "cells.h5ad", "-k", "3", "--force", cwd=cells)  # a folder that is no bundle: never replaced
+    assert forced.returncode == 2 and "is not a model bundle" in forced.stderr and "pretrain" not in forced.stderr
     assert list((cells / "models" / "cells").iterdir()) == []
 
 
