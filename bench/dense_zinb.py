@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=2.5, help="sd of the Gaussian input noise.")
     parser.add_argument("--latent-dim", type=int, default=32)
     parser.add_argument("--concat-weights", nargs="*", type=float, default=[],
-                        help="Also train scsmd's default and cluster [its latent, W x dense] for each W.")
+                        help="Also train scsmd's image network alone (--dense-genes 0) and cluster [its latent, W x dense] for each W.")
     parser.add_argument("--out", type=Path, default=Path("bench/results/dense_zinb.json"))
     args = parser.parse_args()
     paths = sorted(args.data_dir.glob("*.h5ad"))

@@ -18,7 +18,7 @@ from scsmd.bundle import LABEL_HEAD, REFERENCE_CELLS, Bundle, check_writable, wr
 from scsmd.config import EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig, to_dict
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import QUANTILES, distance_quantiles
-from scsmd.infer.embed import EmbedResult, embed_chunks, iter_embed
+from scsmd.infer.embed import DERIVED, RESULT_COLUMNS, EmbedResult, embed_chunks, iter_embed
 from scsmd.infer.h5ad_results import H5adResults, results_skeleton
 from scsmd.infer.label_head import LabelHead
 from scsmd.infer.memory import return_freed_memory
@@ -364,7 +364,11 @@ def embed(adata: ad.AnnData, *, model: Bundle | str | Path, config: EmbedConfig 
 
 
 def _attach(adata: ad.AnnData, result: EmbedResult, bundle: Bundle, key_added: str) -> None:
-    """Write an embedding's results into an AnnData."""
+    """Write an embedding's results into an AnnData, dropping an earlier one's (and what was drawn from its latent)."""
+    adata.obs.drop(columns=[c for c in RESULT_COLUMNS if c in adata.obs], inplace=True)
+    for axis, keys in DERIVED.items():
+        for key in keys:
+            getattr(adata, axis).pop(key, None)
     adata.obsm[key_added] = result.latent
     for column, values in result.obs(bundle).items():
         adata.obs[column] = values.values

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,6 +43,23 @@ def _checksums(folder: Path) -> dict[str, str]:
     return {p.name: sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
 
 
+def _verify(path: Path, digests: dict[str, str]) -> None:
+    """Refuse a bundle folder whose listed files are missing or changed, or that holds files its manifest does not
+    list (hidden temporary files aside)."""
+    for name, expected in digests.items():
+        file = path / name
+        if not file.is_file():
+            raise ScsmdError(f"bundle {path} is missing {name}; the bundle is incomplete, train or export it again")
+        if sha256(file) != expected:
+            raise ScsmdError(f"bundle {path}: {name} does not match its sha256 in the manifest; the file was changed, "
+                             "restore it or train again")
+    unlisted = sorted(p.name for p in path.iterdir()
+                      if p.name not in digests and p.name != MANIFEST and not p.name.startswith("."))
+    if unlisted:
+        raise ScsmdError(f"bundle {path} holds files its manifest does not list ({', '.join(unlisted)}); remove them, "
+                         "or train the bundle again")
+
+
 def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Write manifest.json atomically."""
     with atomic_path(folder / MANIFEST) as tmp:
@@ -73,13 +90,7 @@ class Bundle:
         if version < OLDEST_FORMAT:
             raise ScsmdError(f"{path} has bundle format {version}, whose encoder takes an image; this scsmd's takes a flat "
                              f"vector (format {OLDEST_FORMAT}): train the model again")
-        for name, expected in manifest.get("sha256", {}).items():
-            file = path / name
-            if not file.is_file():
-                raise ScsmdError(f"bundle {path} is missing {name}; the bundle is incomplete, train or export it again")
-            if sha256(file) != expected:
-                raise ScsmdError(f"bundle {path}: {name} does not match its sha256 in the manifest; the file was changed, "
-                                 "restore it or train again")
+        _verify(path, manifest.get("sha256", {}))
         return cls(path, manifest)
 
     @property
@@ -149,14 +160,20 @@ class Bundle:
         return name in self.manifest.get("sha256", {})
 
     def add_files(self, files: dict[str, Path], updates: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
-        """Move new files into the bundle, drop `remove`, and rewrite the manifest (this format) with checksums and `updates`."""
-        for name, source in files.items():
-            os.replace(source, self.path / name)
-        for name in remove:
-            (self.path / name).unlink(missing_ok=True)
-        self.manifest.update(updates, format_version=FORMAT_VERSION)
-        self.manifest["sha256"] = _checksums(self.path)
-        _write_manifest(self.path, self.manifest)
+        """Rebuild the bundle with the new `files`, without `remove`, its manifest (this format) updated, and swap it
+        into place whole; the bundle is verified first, so a file changed since loading is never signed."""
+        kept = {name: digest for name, digest in self.manifest.get("sha256", {}).items()
+                if name not in files and name not in remove}
+        _verify(self.path, self.manifest.get("sha256", {}))
+        manifest = {**self.manifest, **updates, "format_version": FORMAT_VERSION}
+        with atomic_dir(self.path) as tmp:
+            for name in kept:
+                shutil.copy2(self.path / name, tmp / name)
+            for name, source in files.items():
+                shutil.copy2(source, tmp / name)
+            manifest["sha256"] = {**kept, **{name: sha256(tmp / name) for name in files}}
+            _write_manifest(tmp, manifest)
+        self.manifest = manifest
 
     def __repr__(self) -> str:
         panel = self.panel

@@ -36,6 +36,7 @@ class PreprocessConfig:
     """How raw counts become the log-normalized gene panel the network sees."""
 
     n_genes: int = 784  # panel size; up to 784 the 28x28 image, up to 1024 the 32x32 one; the rest is zero-padded
+    # (with a dense branch, 784 or 1024: the dense genes follow a full image)
     min_cells: int = 3  # drop genes expressed in fewer cells before choosing the panel
     target_sum: float = 1e4  # each cell is scaled to this total before log1p
     # how the panel is ranked: "seurat_v3" on raw counts (its genes hold 2-4x more of each cell's counts), or
@@ -59,6 +60,10 @@ class PreprocessConfig:
         _check(self.scale_max > 0, f"scale_max must be > 0, got {self.scale_max}")
         _check(self.dense_genes == 0 or self.dense_genes >= self.n_genes,
                f"dense_genes must be 0 (no dense branch) or at least n_genes ({self.n_genes}), got {self.dense_genes}")
+        side = image_side_for(self.n_genes)
+        _check(self.dense_genes <= self.n_genes or self.n_genes == side**2,  # else the dense genes fill its pixels
+               f"with a dense branch n_genes must fill the {side}x{side} image ({side**2} genes), got {self.n_genes}; "
+               f"give n_genes {side**2} (--n-genes), or dense_genes 0 (--dense-genes 0) for a smaller zero-padded panel")
 
     def image_side(self, n_panel: int) -> int:
         """The image's side for a panel of `n_panel` genes: its first `n_genes` (or all) make the image."""

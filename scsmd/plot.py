@@ -14,11 +14,10 @@ from scsmd.atomic import atomic_path
 from scsmd.bundle import Bundle
 from scsmd.errors import ScsmdError
 from scsmd.io import is_h5ad, read_h5ad
+from scsmd.infer.embed import NEIGHBORS_KEY, UMAP_KEY
 from scsmd.metrics import contingency
 
-UMAP_KEY = "X_scsmd_umap"
-NEIGHBORS_KEY = "scsmd_neighbors"
-RESULT_COLUMNS = ("scsmd_cluster", "scsmd_label", "scsmd_novel")  # coloured by default where present
+COLOR_COLUMNS = ("scsmd_cluster", "scsmd_label", "scsmd_novel")  # coloured by default where present
 FORMATS = (".png", ".pdf", ".svg")
 MAX_ANNOTATED = 900  # contingency cells up to which each count is written in (30 labels x 30 clusters)
 
@@ -118,19 +117,21 @@ def umap(adata: ad.AnnData, *, use_rep: str = "X_scsmd", key_added: str = UMAP_K
 def plot_umap(adata: ad.AnnData, path: str | Path, *, color: Sequence[str] | None = None, use_rep: str = "X_scsmd",
               max_cells: int = 50_000, random_state: int = 0) -> Path:
     """Write a UMAP of the latent coloured by each `color` column (default: scsmd's clusters, labels and novelty
-    flags where present) to `path`. The UMAP is computed once and kept in `obsm['X_scsmd_umap']`; above `max_cells`
+    flags where present) to `path`. The UMAP is computed once and kept in `obsm['X_scsmd_umap']` (again when the one
+    kept was drawn from another `use_rep`, as its graph's parameters record); above `max_cells`
     it is computed and drawn for a random subset of that many cells (UMAP's time grows with the cells; the picture's
     message does not), and `adata`, like a backed one, is left as it was."""
     path = Path(path)
     check_figure_path(path)
-    color = list(color) if color else [c for c in RESULT_COLUMNS if c in adata.obs]
+    color = list(color) if color else [c for c in COLOR_COLUMNS if c in adata.obs]
     missing = [c for c in color if c not in adata.obs]
     if missing:
         raise ScsmdError(f"cannot colour by {', '.join(map(repr, missing))}: not an obs column "
                          f"(obs: {', '.join(map(str, adata.obs.columns)) or 'none'})")
+    stored = UMAP_KEY in adata.obsm and adata.uns.get(NEIGHBORS_KEY, {}).get("params", {}).get("use_rep") == use_rep
     if adata.n_obs > max_cells or adata.isbacked:
         adata = _cells_without_genes(adata, max_cells, random_state)
-    if UMAP_KEY not in adata.obsm:
+    if not stored:  # none yet, or one drawn from another latent
         umap(adata, use_rep=use_rep, random_state=random_state)
     return _draw(adata, path, color)
 

@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 PREFETCH_DEPTH = 2  # chunks read and normalized ahead of the encoder
 STAGES = ("read", "normalize", "encode", "assign")
+RESULT_COLUMNS = ("scsmd_cluster", "scsmd_confidence", "scsmd_distance", "scsmd_novel", "scsmd_label",
+                  "scsmd_label_confidence")  # the obs columns an embedding writes (labels only from a labelled bundle)
+UMAP_KEY = "X_scsmd_umap"  # obsm: the latent's UMAP, drawn by `scsmd plot` and `train --plot`
+NEIGHBORS_KEY = "scsmd_neighbors"  # uns, and obsp's NEIGHBORS_KEY_distances / _connectivities: that UMAP's graph
+DERIVED = {"obsm": (UMAP_KEY,), "uns": (NEIGHBORS_KEY,),
+           "obsp": (f"{NEIGHBORS_KEY}_distances", f"{NEIGHBORS_KEY}_connectivities")}  # stale once the latent changes
 
 
 @dataclass
@@ -115,18 +121,21 @@ def _inputs(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], match: PanelMat
     apart; this runs on the reader thread, beside the encoder."""
     chunks = iter(chunks)
     target_sum, side, scaling = bundle.preprocess["target_sum"], bundle.preprocess["image_side"], bundle.scaling
-    while True:
-        with timer("read"):
-            chunk = next(chunks, None)
-        if chunk is None:
-            return
-        names, counts = chunk
-        with timer("normalize"):
-            logexpr = logexpr_panel(counts, match, target_sum=target_sum)
-            inputs = to_inputs(logexpr if scaling is None else scaling.apply(logexpr, match), side)
-            gene_logits = None if head is None else head.gene_logits(logexpr_panel(counts, head_match,
-                                                                                   target_sum=target_sum))
-        yield names, inputs, gene_logits
+    try:
+        while True:
+            with timer("read"):
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            names, counts = chunk
+            with timer("normalize"):
+                logexpr = logexpr_panel(counts, match, target_sum=target_sum)
+                inputs = to_inputs(logexpr if scaling is None else scaling.apply(logexpr, match), side)
+                gene_logits = None if head is None else head.gene_logits(logexpr_panel(counts, head_match,
+                                                                                       target_sum=target_sum))
+            yield names, inputs, gene_logits
+    finally:  # the reader's cleanup (closing its file) runs now, also when the encoder failed
+        getattr(chunks, "close", lambda: None)()
 
 
 def iter_embed(chunks: Iterable[tuple[Sequence[str], sp.spmatrix]], var_names: Sequence[str], bundle: Bundle,

@@ -9,6 +9,7 @@ import pandas as pd
 from anndata.io import write_elem
 
 from scsmd.errors import ScsmdError
+from scsmd.infer.embed import DERIVED, RESULT_COLUMNS
 from scsmd.io import h5ad_names
 
 ARRAY = {"encoding-type": "array", "encoding-version": "0.2.0"}
@@ -36,12 +37,17 @@ class H5adResults:
         self.written = 0
 
     def _create(self, obs: pd.DataFrame, latent_dim: int) -> None:
-        """Replace same-named columns and embedding, then add empty ones shaped like the first chunk's."""
+        """Drop an earlier embedding's results (and what was drawn from its latent), then add empty columns and an
+        embedding shaped like the first chunk's."""
         group = self.file["obs"]
-        kept = [str(c) for c in group.attrs.get("column-order", []) if c not in obs.columns]
-        for column, values in obs.items():
+        kept = [str(c) for c in group.attrs.get("column-order", []) if c not in (*RESULT_COLUMNS, *obs.columns)]
+        for column in (*RESULT_COLUMNS, *obs.columns):
             if column in group:
                 del group[column]
+        for axis, keys in DERIVED.items():
+            for key in (k for k in keys if axis in self.file and k in self.file[axis]):
+                del self.file[axis][key]
+        for column, values in obs.items():
             _empty_column(group, column, values, self.n_cells)
         group.attrs["column-order"] = kept + [str(c) for c in obs.columns]
         obsm = self.file.require_group("obsm")

@@ -18,7 +18,7 @@ from scsmd.errors import ScsmdError
 from scsmd.infer.assign import assign_clusters
 from scsmd.infer.encoder import OnnxEncoder, TorchScriptEncoder
 from scsmd.train.bundle_io import load_model_weights
-from scsmd.train.quantize import gate_convs, quantize_nodes
+from scsmd.train.quantize import gate_convs, prepare, quantize_nodes
 from scsmd.train.simplify import simplify_encoder
 
 log = logging.getLogger(__name__)
@@ -93,10 +93,12 @@ def export_int8(bundle: Bundle, onnx_path: Path, cells: np.ndarray, folder: Path
     fp32 = OnnxEncoder(onnx_path, provider="cpu", n_threads=1)
     expected = fp32(cells)
     gates = gate_convs(onnx_path)
+    prepared = folder / "int8_prepared.onnx"
+    prepare(onnx_path, prepared)
     tried, best = [], None
     for k in range(len(gates), 0, -1):
         path = folder / f"int8_{k}.onnx"
-        quantize_nodes(onnx_path, path, cells, [name for gate in gates[:k] for name in gate], config.int8_calibration)
+        quantize_nodes(prepared, path, cells, [name for gate in gates[:k] for name in gate], config.int8_calibration)
         int8 = OnnxEncoder(path, provider="cpu", n_threads=1)
         actual = int8(cells)
         figures = {"quantized_gates": k, **parity(expected, actual, bundle.centroids, bundle.fuzzifier),

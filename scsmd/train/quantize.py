@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -49,18 +48,25 @@ def _reader(cells: np.ndarray):
     return Cells()
 
 
-def quantize_nodes(onnx_path: Path, target: Path, cells: np.ndarray, nodes: list[str],
-                   calibration: Calibration = "percentile") -> None:
-    """Write a QDQ model of `onnx_path` with `nodes` in int8 (per-channel weights, uint8 activations), the rest fp32."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+def prepare(onnx_path: Path, target: Path) -> None:
+    """onnxruntime's pre-processing for quantization (shape inference, graph optimization) of the fp32 model: the
+    slow part of a variant, the same for all of them, so done once."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        quant_pre_process(str(onnx_path), str(target))
+
+
+def quantize_nodes(prepared: Path, target: Path, cells: np.ndarray, nodes: list[str],
+                   calibration: Calibration = "percentile") -> None:
+    """Write a QDQ model of the `prepare`d model with `nodes` in int8 (per-channel weights, uint8 activations), the
+    rest fp32."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     method = {"percentile": CalibrationMethod.Percentile, "minmax": CalibrationMethod.MinMax,
               "entropy": CalibrationMethod.Entropy}[calibration]
     chatter = io.StringIO()  # onnxruntime's calibrators print progress; stdout carries results only
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp, contextlib.redirect_stdout(chatter):
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(onnx_path), str(prepared))
+    with contextlib.redirect_stdout(chatter):
         quantize_static(str(prepared), str(target), _reader(np.ascontiguousarray(cells, dtype=np.float32)),
                         quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, nodes_to_quantize=nodes, calibrate_method=method)

@@ -1,4 +1,5 @@
-"""The three stages: pretrain the autoencoder -> fuzzy clustering module -> Cellnet module; no labels anywhere."""
+"""The training stages: pretrain the image autoencoder -> the dense branch -> DEC (the default preset), or the paper's
+fuzzy clustering and Cellnet modules (the reference preset); no labels anywhere."""
 from __future__ import annotations
 
 import logging
@@ -83,7 +84,8 @@ def resolve_device(device: str) -> torch.device:
 
 @contextmanager
 def exact_kernels(device: torch.device) -> Iterator[None]:
-    """Deterministic fp32 kernels while training on CUDA, the caller's settings restored afterwards: with the defaults
+    """Deterministic fp32 kernels while training on CUDA, the caller's settings restored afterwards (but
+    CUBLAS_WORKSPACE_CONFIG, which cuBLAS reads once, when it starts, stays set where it was unset): with the defaults
     (cuDNN's fastest algorithms, TF32 convolutions) two runs of one seed differ, and the training latent drifts
     ~1e-4 from what the exported encoder computes for the same cells."""
     if device.type != "cuda":

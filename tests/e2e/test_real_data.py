@@ -66,8 +66,8 @@ def test_bundle_outputs_and_quality(trained):
                             "final_clusters", "label_head", "bundle"}  # the library's; the CLI's plot, export, write
     assert f"panel {timings['panel']:.2f}, pretrain {timings['pretrain']:.2f}" in result.stdout
     split = dict(part.rsplit(" ", 1) for part in result.stdout.split("time s: ")[1].split(";")[0].split(", "))
-    assert list(split)[0] == "read" and list(split)[-1] == "write"  # the command's own steps around the library's
-    assert {"plot", "export"} <= set(split)
+    assert list(split)[0] == "read" and list(split)[-3:] == ["plot", "write", "export"]  # the command's own steps
+    # around the library's; the outputs are written before the export, so a failed export leaves them whole
 
 
 def test_plot_figures_show_the_clusters_apart(trained):

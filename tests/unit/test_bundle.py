@@ -49,3 +49,20 @@ def test_tampered_missing_and_newer_bundles_refused(tmp_path):
         Bundle.load(tmp_path / "new")
     with pytest.raises(ScsmdError, match="not a model bundle"):
         Bundle.load(tmp_path)
+
+
+def test_an_unlisted_file_is_refused_and_adding_files_never_signs_a_changed_one(tmp_path):
+    bundle = make(tmp_path / "m")
+    (tmp_path / "m" / "extra.bin").write_bytes(b"stray")
+    with pytest.raises(ScsmdError, match=r"does not list \(extra.bin\)"):
+        Bundle.load(tmp_path / "m")
+    with pytest.raises(ScsmdError, match="does not list"):  # an export would have signed it
+        bundle.add_files({}, {})
+    (tmp_path / "m" / "extra.bin").unlink()
+    (tmp_path / "new.onnx").write_bytes(b"encoder")
+    bundle.add_files({"encoder.onnx": tmp_path / "new.onnx"}, {"exports": {"onnx": {}}})
+    assert set(Bundle.load(tmp_path / "m").manifest["sha256"]) == {"model.pt", "encoder.onnx"}
+    (tmp_path / "m" / "model.pt").write_bytes(b"changed after loading")
+    with pytest.raises(ScsmdError, match="model.pt does not match"):
+        bundle.add_files({"encoder.onnx": tmp_path / "new.onnx"}, {})
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left

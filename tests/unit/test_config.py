@@ -7,6 +7,7 @@ from scsmd.errors import ScsmdError
 
 @pytest.mark.parametrize("make", [
     lambda: PreprocessConfig(n_genes=1025),
+    lambda: PreprocessConfig(n_genes=500),  # a dense branch's genes would fill the image's other 284 pixels
     lambda: PreprocessConfig(hvg_flavor="cell_ranger"),
     lambda: PreprocessConfig(scale_max=0),
     lambda: preprocess_preset("fastest"),

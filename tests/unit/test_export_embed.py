@@ -75,6 +75,7 @@ def test_unavailable_precision_is_a_clear_cli_error(tiny_bundle, tmp_path, preci
     manifest["sha256"].pop(name, None)
     del manifest["exports"][precision]
     (copy / MANIFEST).write_text(json.dumps(manifest))
+    (copy / name).unlink(missing_ok=True)  # as exported without it
     trained.write_h5ad(tmp_path / "cells.h5ad")
     result = subprocess.run([sys.executable, "-m", "scsmd", "embed", "cells.h5ad", "--model", copy, "-o", "out.h5ad",
                              "--precision", precision], cwd=tmp_path, capture_output=True, text=True)
@@ -199,6 +200,27 @@ def test_repeated_gene_names_embed_alike_in_memory_read_and_streamed(tiny_bundle
     np.testing.assert_array_equal(read, streamed)
 
 
+def test_embedding_with_another_model_drops_the_first_model_s_results(tiny_bundle, tmp_path):
+    from scsmd.config import PreprocessConfig, TrainConfig
+    from scsmd.plot import UMAP_KEY, umap
+
+    folder, trained = tiny_bundle
+    unlabelled = tmp_path / "unlabelled"
+    scsmd.train(trained.copy(), n_clusters=2, bundle_dir=unlabelled, preprocess_config=PreprocessConfig(dense_genes=0),
+                train_config=TrainConfig(batch_size=60, pretrain_epochs=1))
+    scsmd.export(unlabelled, config=ExportConfig(formats=("onnx",)))
+    first = scsmd.embed(trained, model=folder, copy=True)
+    umap(first)  # what `scsmd plot` keeps beside the results
+    first.write_h5ad(tmp_path / "first.h5ad")
+    api.embed_file(tmp_path / "first.h5ad", tmp_path / "second.h5ad", model=unlabelled)
+    in_memory = scsmd.embed(first, model=unlabelled, copy=True)
+    for second in (ad.read_h5ad(tmp_path / "second.h5ad"), in_memory):
+        assert "scsmd_label" not in second.obs and "scsmd_label_confidence" not in second.obs  # the first model's
+        assert UMAP_KEY not in second.obsm and "scsmd_neighbors" not in second.uns and not len(second.obsp)
+        assert second.obs["scsmd_cluster"].cat.categories.tolist() == ["0", "1"]
+        assert list(second.obs.columns).count("scsmd_cluster") == 1 and "cell_type" in second.obs
+
+
 def test_embed_refuses_negative_counts_from_the_api_too(tiny_bundle):
     folder, trained = tiny_bundle
     cells = trained.copy()
@@ -237,9 +259,9 @@ def test_a_1024_gene_bundle_embeds_its_own_clusters(tmp_path):
     from conftest import synthetic_counts
     from scsmd.config import PreprocessConfig, TrainConfig
 
-    adata = synthetic_counts()  # 900 genes: more than 784, so the panel is laid out on the 32x32 image
+    adata = synthetic_counts()  # 900 genes: more than 784, so the panel is laid out on the 32x32 image, zero-padded
     folder = tmp_path / "wide"
-    scsmd.train(adata, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(n_genes=900),
+    scsmd.train(adata, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(n_genes=1024),
                 train_config=TrainConfig(batch_size=60, pretrain_epochs=1))
     scsmd.export(folder, config=ExportConfig(formats=("onnx",)))
     manifest = Bundle.load(folder).manifest
@@ -354,3 +376,32 @@ def test_counts_in_a_layer_train_and_embed_as_counts_in_x(tmp_path):
     assert list(from_layer.var_names) == list(from_x.var_names)
     np.testing.assert_array_equal(from_layer.X, from_x.X)
     assert (from_layer.layers["counts"] != from_x.layers["counts"]).nnz == 0
+
+
+def test_a_failing_encoder_closes_the_reader_at_once(tiny_bundle, monkeypatch):
+    from scsmd.infer import embed as embed_module
+
+    folder, trained = tiny_bundle
+    bundle = Bundle.load(folder)
+    real, _ = embed_module.open_encoder(bundle, EmbedConfig())
+    calls, closed = [], []
+
+    def failing(cells):
+        calls.append(len(cells))
+        if len(calls) == 2:
+            raise RuntimeError("encoder failed")
+        return real(cells)
+
+    monkeypatch.setattr(embed_module, "open_encoder", lambda *args: (type("Encoder", (), {
+        "__call__": staticmethod(failing), "provider": "cpu", "fell_back": False})(), "fp32"))
+
+    def chunks():  # a file reader: its `finally` closes the file
+        try:
+            for start in range(0, trained.n_obs, 10):  # 24 chunks: more than the reader may run ahead
+                yield trained.obs_names[start:start + 10], trained.X[start:start + 10]
+        finally:
+            closed.append(True)
+
+    with pytest.raises(RuntimeError, match="encoder failed") as failure:
+        list(embed_module.iter_embed(chunks(), list(trained.var_names), bundle))
+    assert closed == [True] and failure.traceback  # closed, though the kept exception still holds the reader's frames

@@ -55,6 +55,10 @@ def test_the_umap_keeps_the_latent_clusters_apart_and_is_kept(tmp_path):
     first = xy.copy()
     plot_umap(adata, tmp_path / "again.png")  # drawn again from the kept UMAP, not recomputed
     assert np.array_equal(adata.obsm[UMAP_KEY], first)
+    adata.obsm["X_other"] = adata.obsm["X_scsmd"][::-1].copy()
+    plot_umap(adata, tmp_path / "other.png", use_rep="X_other")  # another latent: its own UMAP
+    assert not np.array_equal(adata.obsm[UMAP_KEY], first)
+    assert adata.uns["scsmd_neighbors"]["params"]["use_rep"] == "X_other"
     with pytest.raises(ScsmdError, match="cannot colour by 'nope'"):
         plot_umap(adata, tmp_path / "x.png", color=["nope"])
     del adata.obs["scsmd_cluster"]  # a latent without scsmd's columns: one plain panel
