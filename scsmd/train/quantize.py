@@ -69,5 +69,6 @@ def quantize_nodes(prepared: Path, target: Path, cells: np.ndarray, nodes: list[
     with contextlib.redirect_stdout(chatter):
         quantize_static(str(prepared), str(target), _reader(np.ascontiguousarray(cells, dtype=np.float32)),
                         quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, nodes_to_quantize=nodes, calibrate_method=method)
+                        weight_type=QuantType.QInt8, nodes_to_quantize=nodes, op_types_to_quantize=["Conv"],
+                        calibrate_method=method)
     log.debug("quantization: %s", chatter.getvalue().strip())

@@ -23,7 +23,9 @@ def test_export_recorded_in_manifest(tiny_bundle):
         assert report["max_abs_diff"] <= 1e-4 and report["cluster_agreement"] >= 0.99
         assert report["file"] in bundle.manifest["sha256"]
     int8 = bundle.manifest["exports"]["int8"]
-    assert [t["quantized_gates"] for t in int8["tried"]] == [3, 2, 1]
+    tried = [t["quantized_gates"] for t in int8["tried"]]  # from all 3 gates down to the first that keeps the clusters
+    assert tried == [3, 2, 1][:len(tried)] and all(t["cluster_agreement"] < 0.99 for t in int8["tried"][:-1])
+    assert tried[-1] == int8["quantized_gates"] if int8["shipped"] else len(tried) == 3
     assert all({"cluster_agreement", "max_abs_diff", "speed_ratio", "label_agreement"} <= set(t) for t in int8["tried"])
     assert bundle.has(ONNX_INT8) == int8["shipped"] == (int8["cluster_agreement"] >= 0.99 if int8["shipped"] else False)
     fp16 = bundle.manifest["exports"]["fp16"]
@@ -55,11 +57,30 @@ def test_int8_below_the_agreement_bar_is_not_shipped(tiny_bundle, tmp_path, monk
     bundle = Bundle.load(copy)
     assert not report["int8"]["shipped"] and "90.00%" in report["int8"]["reason"]
     assert not bundle.has(ONNX_INT8) and not (copy / ONNX_INT8).exists()
+    assert [t["quantized_gates"] for t in report["int8"]["tried"]] == [3, 2, 1]  # every variant tried before giving up
     assert bundle.manifest["exports"]["int8"]["reason"] == report["int8"]["reason"]
     out = scsmd.embed(trained, model=copy, copy=True)
     assert out.uns["scsmd"]["precision"] == "fp32"
     with pytest.raises(ScsmdError, match="no int8 model .its export check failed: no int8 variant"):
         scsmd.embed(trained, model=copy, config=EmbedConfig(precision="int8"))
+
+
+def test_int8_ships_the_most_gates_that_keep_the_clusters(tiny_bundle, tmp_path, monkeypatch):
+    import shutil
+
+    folder, _ = tiny_bundle
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    original, calls = export_module.parity, []
+
+    def all_gates_fail(*args):  # the 3-gate variant moves clusters, the others are as they are
+        calls.append(True)
+        return {**original(*args), **({"cluster_agreement": 0.9} if len(calls) == 1 else {})}
+
+    monkeypatch.setattr(export_module, "parity", all_gates_fail)
+    report = scsmd.export(copy, config=ExportConfig(formats=("int8",)))["int8"]
+    assert [t["quantized_gates"] for t in report["tried"]] == [3, 2] and report["quantized_gates"] == 2
+    assert report["shipped"] and Bundle.load(copy).has(ONNX_INT8)
 
 
 @pytest.mark.parametrize("precision, name", [("int8", ONNX_INT8), ("fp16", ONNX_FP16)])
