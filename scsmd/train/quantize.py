@@ -50,7 +50,7 @@ def _reader(cells: np.ndarray):
 
 def prepare(onnx_path: Path, target: Path) -> None:
     """onnxruntime's pre-processing for quantization (shape inference, graph optimization) of the fp32 model: the
-    slow part of a variant, the same for all of them, so done once."""
+    same for every variant, so done once."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with contextlib.redirect_stdout(io.StringIO()):
