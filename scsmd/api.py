@@ -63,7 +63,8 @@ def _check_label_key(adata: ad.AnnData, label_key: str | None) -> None:
         raise ScsmdError(f"label key {label_key!r} holds {n_labels} distinct label(s); scoring and naming clusters need "
                          "at least two: give another --label-key or leave it out")
     if not known.all():
-        log.warning("%d of %d cells have no %r label; they are left out of scores and of the label head",
+        log.warning("%d of %d cells have no %r label; they are left out of scores (and, in training, of "
+                    "cluster names and the label head)",
                     int((~known).sum()), len(known), label_key)
 
 
