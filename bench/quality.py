@@ -3,7 +3,7 @@
     python bench/quality.py [--data-dir ../shared/data] [--seeds 0 1 2] [--presets default reference]
                             [--set FIELD=VALUE ...] [--n-genes N] [--hvg-flavor F] [--scale | --no-scale]
                             [--dense-genes G] [--dense-members M] [--dense-weight W] [--latent-dim D]
-                            [--likelihood nb|zinb] [--no-baselines]
+                            [--likelihood nb|zinb] [--no-baselines] [--auto-k]
                             [--out bench/results/quality.json]
 
 Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times; for scsmd also the ARI of the
@@ -14,7 +14,10 @@ and `--scale` change each preset's panel, `--dense-genes` its dense branch (0: n
 `--dense-weight`, `--latent-dim` and `--likelihood` its network. Baselines: KMeans-PCA and
 Leiden on the issue's panel (784 seurat genes of log data), and KMeans-PCA on the default panel scaled (scanpy's
 usual seurat_v3 -> scale -> PCA). Beside the shared sets runs scanpy's bundled 700-cell PBMC sample (the demo's, its
-10 `bulk_labels`; `pbmc68k_demo_700`), a set no default was chosen on.
+10 `bulk_labels`; `pbmc68k_demo_700`), a set no default was chosen on. `--auto-k` gives no method the true K: scsmd
+estimates it (Leiden on its pretrained latent), and the baseline is scanpy's tutorial pipeline (2000 seurat
+genes, scaled, 50 PCs, 15-NN graph, Leiden at resolution 1, scanpy's default, and 0.5, scsmd's); each row then
+reports the K it found.
 """
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ LABEL_KEY = "cell_type"
 BASELINE_PANEL = PreprocessConfig(n_genes=784, hvg_flavor="seurat", scale=False)  # the issue's 784 HVGs of log data
 DEMO_NAME = "pbmc68k_demo_700"
 SCALED_PANEL = PreprocessConfig()  # scsmd's default panel, for KMeans-PCA on scaled genes
+LEIDEN_SCANPY = {"leiden_scanpy_r1": 1.0, "leiden_scanpy_r0.5": 0.5}  # K unknown: the baselines' resolutions
 
 
 def kmeans_pca(logexpr, n_clusters: int, seed: int) -> np.ndarray:
@@ -75,6 +79,21 @@ def leiden_k(logexpr, n_clusters: int, seed: int) -> np.ndarray:
     return best[1]
 
 
+def leiden_scanpy(counts, seed: int, resolution: float) -> np.ndarray:
+    """scanpy's tutorial clustering when K is unknown: 2000 seurat genes of log data, scaled, 50 PCs, the 15-NN graph,
+    Leiden (resolution 1 is scanpy's default, 0.5 scsmd's for its estimate)."""
+    logexpr = counts.copy()
+    sc.pp.filter_genes(logexpr, min_cells=3)
+    sc.pp.normalize_total(logexpr, target_sum=1e4)
+    sc.pp.log1p(logexpr)
+    sc.pp.highly_variable_genes(logexpr, n_top_genes=2000, subset=True)
+    sc.pp.scale(logexpr, max_value=10)
+    sc.pp.pca(logexpr, n_comps=50, random_state=seed)
+    sc.pp.neighbors(logexpr, n_neighbors=15, random_state=seed)
+    sc.tl.leiden(logexpr, resolution=resolution, flavor="igraph", n_iterations=2, random_state=seed)
+    return logexpr.obs["leiden"].to_numpy()
+
+
 def demo_counts() -> ad.AnnData:
     """scanpy's bundled 700-cell PBMC sample (the demo's) with its `bulk_labels` as the cell types: a set no default
     was chosen on."""
@@ -84,13 +103,21 @@ def demo_counts() -> ad.AnnData:
 
 
 def run_dataset(name: str, counts: ad.AnnData, seeds: list[int],
-                configs: dict[str, tuple[PreprocessConfig, ModelConfig, TrainConfig]], baselines: bool) -> dict:
-    """Scores of every method on one data set, per seed; each scsmd run reads its own panel."""
+                configs: dict[str, tuple[PreprocessConfig, ModelConfig, TrainConfig]], baselines: bool,
+                auto_k: bool = False) -> dict:
+    """Scores of every method on one data set, per seed; each scsmd run reads its own panel. With `auto_k` no
+    method is told K: scsmd estimates it, and scanpy's tutorial Leiden is the baseline."""
     n_clusters = counts.obs[LABEL_KEY].nunique()
     truth = counts.obs[LABEL_KEY].to_numpy()
-    fits = {"kmeans_pca": kmeans_pca, "leiden": leiden_k} if baselines else {}
-    rows: dict[str, list] = {name: [] for name in [*fits, *(["kmeans_pca_scaled"] if baselines else []), *configs]}
+    fits = {"kmeans_pca": kmeans_pca, "leiden": leiden_k} if baselines and not auto_k else {}
+    rows: dict[str, list] = {name: [] for name in [*fits, *(["kmeans_pca_scaled"] if baselines and not auto_k else []),
+                                                   *(LEIDEN_SCANPY if baselines and auto_k else []), *configs]}
     for seed in seeds:
+        for method, resolution in (LEIDEN_SCANPY.items() if baselines and auto_k else []):
+            start = time.perf_counter()
+            labels = leiden_scanpy(counts, seed, resolution)
+            rows[method].append({**score_clusters(truth, labels), "seconds": time.perf_counter() - start,
+                                 "k": len(np.unique(labels))})
         start = time.perf_counter()
         logexpr = scsmd.preprocess(counts, config=BASELINE_PANEL, copy=True)
         preprocess_s = time.perf_counter() - start
@@ -98,19 +125,19 @@ def run_dataset(name: str, counts: ad.AnnData, seeds: list[int],
             start = time.perf_counter()
             labels = fit(logexpr, n_clusters, seed)
             rows[method].append({**score_clusters(truth, labels), "seconds": preprocess_s + time.perf_counter() - start})
-        if baselines:
+        if baselines and not auto_k:
             start = time.perf_counter()
             labels = kmeans_pca_scaled(counts, n_clusters, seed)
             rows["kmeans_pca_scaled"].append({**score_clusters(truth, labels), "seconds": time.perf_counter() - start})
         for method, (panel, model_config, config) in configs.items():
             adata = counts.copy()
             start = time.perf_counter()
-            scsmd.train(adata, n_clusters=n_clusters, preprocess_config=panel, model_config=model_config,
-                        train_config=dataclasses.replace(config, seed=seed))
+            scsmd.train(adata, n_clusters=None if auto_k else n_clusters, preprocess_config=panel,
+                        model_config=model_config, train_config=dataclasses.replace(config, seed=seed))
             seconds = time.perf_counter() - start
-            latent, scores = adata.obsm["X_scsmd"], scsmd.evaluate(adata, label_key=LABEL_KEY)
-            rows[method].append({**scores, "seconds": seconds, "type_means_ari": type_means_ari(latent, truth),
-                                 "kmeans_draws_ari": kmeans_draws_ari(latent, truth, n_clusters, config, seed)})
+            latent, scores, k = adata.obsm["X_scsmd"], scsmd.evaluate(adata, label_key=LABEL_KEY), adata.uns["scsmd"]["n_clusters"]
+            rows[method].append({**scores, "seconds": seconds, "k": k, "type_means_ari": type_means_ari(latent, truth),
+                                 "kmeans_draws_ari": kmeans_draws_ari(latent, truth, k, config, seed)})
         print(f"  {name} seed {seed}: " + ", ".join(f"{m} {r[-1]['ari']:.3f}" for m, r in rows.items()), flush=True)
     return {"n_cells": counts.n_obs, "n_clusters": n_clusters, "runs": rows}
 
@@ -151,14 +178,15 @@ def parse_overrides(pairs: list[str]) -> dict:
 def summarize(results: dict) -> str:
     """A markdown table: mean (sd) ARI, mean NMI and ACC, median seconds per method and data set, and for scsmd the
     ARI of the latent's nearest true-type means."""
-    lines = ["| data set | K | method | ARI mean (sd) | NMI | ACC | seconds (median) | latent's type-mean ARI | "
-             "ARI over 5 KMeans draws |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| data set | K | method | K found | ARI mean (sd) | NMI | ACC | seconds (median) | "
+             "latent's type-mean ARI | ARI over 5 KMeans draws |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, entry in results.items():
         for method, runs in entry["runs"].items():
             ari = [r["ari"] for r in runs]
             type_means, draws = (f"{np.mean([r[key] for r in runs]):.3f}" if runs[0].get(key) is not None else "-"
                                  for key in ("type_means_ari", "kmeans_draws_ari"))
-            lines.append(f"| {name} | {entry['n_clusters']} | {method} | {np.mean(ari):.3f} ({np.std(ari):.3f}) | "
+            found = "/".join(str(r["k"]) for r in runs) if "k" in runs[0] else "-"
+            lines.append(f"| {name} | {entry['n_clusters']} | {method} | {found} | {np.mean(ari):.3f} ({np.std(ari):.3f}) | "
                          f"{np.mean([r['nmi'] for r in runs]):.3f} | {np.mean([r['acc'] for r in runs]):.3f} | "
                          f"{np.median([r['seconds'] for r in runs]):.0f} | {type_means} | {draws} |")
     return "\n".join(lines)
@@ -181,6 +209,7 @@ def main() -> None:
     parser.add_argument("--dense-weight", type=float, help="scsmd's dense latent weight (ablation; each preset's).")
     parser.add_argument("--latent-dim", type=int, help="scsmd's latent size (ablation; default: each preset's).")
     parser.add_argument("--likelihood", choices=["nb", "zinb"], help="scsmd's count likelihood (ablation; each preset's).")
+    parser.add_argument("--auto-k", action="store_true", help="Tell no method K: scsmd estimates it (see above).")
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality.json"))
     args = parser.parse_args()
     overrides = parse_overrides(args.set)
@@ -199,7 +228,7 @@ def main() -> None:
     loaders = {name: load for name, load in loaders.items() if not args.datasets or name in args.datasets}
     results = {}
     for name, load in loaders.items():
-        results[name] = run_dataset(name, load(), args.seeds, configs, not args.no_baselines)
+        results[name] = run_dataset(name, load(), args.seeds, configs, not args.no_baselines, args.auto_k)
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=1))
     print(summarize(results))

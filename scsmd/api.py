@@ -157,7 +157,7 @@ def _fit_label_head(adata: ad.AnnData, latent: np.ndarray, label_key: str, prepr
 def train(
     adata: ad.AnnData,
     *,
-    n_clusters: int,
+    n_clusters: int | None = None,
     bundle_dir: str | Path | None = None,
     label_key: str | None = None,
     preprocess_config: PreprocessConfig = PreprocessConfig(),
@@ -175,7 +175,8 @@ def train(
     adata
         Raw counts in ``X`` (or in ``layers[layer]``), cells x genes. Results are written into it.
     n_clusters
-        Number of clusters K.
+        Number of clusters K; ``None`` estimates it after pretraining: the communities Leiden finds on the latent's
+        15-NN graph at ``train_config.leiden_resolution`` (scanpy's defaults), recorded in ``uns['scsmd']``.
     bundle_dir
         Folder of the model bundle to write; ``None`` writes none.
     label_key
@@ -210,7 +211,7 @@ def train(
         from scsmd.train.preprocess import select_panel, training_data
         from scsmd.train.trainer import train_model
 
-    if n_clusters < 2 or n_clusters > adata.n_obs:
+    if n_clusters is not None and not 2 <= n_clusters <= adata.n_obs:
         raise ScsmdError(f"--n-clusters must be between 2 and the number of cells ({adata.n_obs}), got {n_clusters}")
     if adata.n_obs < train_config.batch_size:
         raise ScsmdError(f"only {adata.n_obs} cells, fewer than the batch size {train_config.batch_size}; "
@@ -225,8 +226,11 @@ def train(
         model_config = dataclasses.replace(model_config or ModelConfig(), n_clusters=n_clusters, image_side=side,
                                            dense_genes=len(panel) if preprocess_config.dense_genes else 0)
         data = training_data(counts, panel, preprocess_config)
-    log.info("training on %d cells x %d panel genes, K=%d", data.n_cells, len(panel), n_clusters)
+    log.info("training on %d cells x %d panel genes, K=%s", data.n_cells, len(panel), n_clusters or "estimated")
     result = train_model(data, model_config, train_config, on_epoch)
+    model_config = result.model.config  # with the estimated K
+    n_clusters, k_source = model_config.n_clusters, "given" if n_clusters else \
+        f"estimated: Leiden at resolution {train_config.leiden_resolution:g} on the pretrained latent"
 
     quantiles = distance_quantiles(result.latent, result.labels, result.centroids,
                                    tuple(sorted({*QUANTILES, train_config.novelty_quantile})))
@@ -248,7 +252,7 @@ def train(
                **timer.seconds}  # imports, panel, stages, the steps between them, label head
     adata.uns["scsmd"] = {"model": name or "", "params": {"preprocess": to_dict(preprocess_config),
                                                          "model": to_dict(model_config), "train": to_dict(train_config)},
-                          "timings": timings}
+                          "timings": timings, "n_clusters": n_clusters, "n_clusters_source": k_source}
     if metrics:
         adata.uns["scsmd"]["metrics"] = metrics
 
@@ -263,6 +267,7 @@ def train(
             "model": to_dict(model_config),
             "train": to_dict(train_config),
             "n_clusters": n_clusters,
+            "n_clusters_source": k_source,
             "latent_dim": model_config.embedding_dim,
             "fuzzifier": train_config.fuzzifier,
             "centroids": result.centroids.tolist(),

@@ -114,7 +114,7 @@ def _write_reference_csvs(adata, folder: Path, name: str) -> None:
     write_csv(clusters, folder / f"{name}_clusters.csv")
 
 
-def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, label_key: Optional[str], output: Optional[Path],
+def _train_and_write(adata, *, name: str, n_clusters: Optional[int], models_dir: Path, label_key: Optional[str], output: Optional[Path],
                      force: bool, do_export: bool, preprocess_config: PreprocessConfig, model_config: ModelConfig,
                      train_config: TrainConfig, started: float, layer: Optional[str] = None, plot: bool = False) -> None:
     """Shared tail of `train` and `demo`: train with progress bars, write outputs (with `plot`, the figures too), print
@@ -141,6 +141,8 @@ def _train_and_write(adata, *, name: str, n_clusters: int, models_dir: Path, lab
                f"{output.parent / (name + '_clusters.csv')}")
     timings = {"read": read_seconds, **adata.uns["scsmd"]["timings"], **timer.seconds}
     typer.echo(_time_split({**timings, "wall": time.perf_counter() - started}, adata.n_obs))
+    if n_clusters is None:
+        typer.echo(f"K {adata.uns['scsmd']['n_clusters']} ({adata.uns['scsmd']['n_clusters_source']})")
     metrics = adata.uns["scsmd"].get("metrics")
     if metrics:
         typer.echo(f"ARI {metrics['ari']:.3f}  NMI {metrics['nmi']:.3f}  ACC {metrics['acc']:.3f}  (against {label_key})")
@@ -186,7 +188,8 @@ def preprocess(
 @app.command()
 def train(
     input: Path = typer.Argument(..., help="Counts: .h5ad, 10x mtx folder, 10x .h5, .csv or .txt (optionally .gz)."),
-    n_clusters: int = typer.Option(..., "--n-clusters", "-k", help="Number of clusters K."),
+    n_clusters: Optional[int] = typer.Option(None, "--n-clusters", "-k", help="Number of clusters K (default: estimated after pretraining, the communities Leiden finds on the latent's 15-NN graph)."),
+    resolution: Optional[float] = typer.Option(None, "--resolution", help="Leiden's resolution when K is estimated (default 0.5; higher: more clusters)."),
     name: Optional[str] = typer.Option(None, "--name", help="Bundle name (default: the input's stem)."),
     models_dir: Path = typer.Option(Path("models"), "--models-dir", help="Folder that holds bundles."),
     label_key: Optional[str] = typer.Option(None, "--label-key", help="obs column naming clusters after training; never trains."),
@@ -214,8 +217,10 @@ def train(
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle and outputs."),
 ) -> None:
     """Train scSMD on counts, cluster the cells and write a model bundle."""
+    if n_clusters is not None and resolution is not None:
+        raise ScsmdError("--resolution sets how K is estimated, so it needs no --n-clusters; give one of the two")
     train_config = train_preset(preset, batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
-                                dec_epochs=dec_epochs, contrast_weight=contrast_weight,
+                                leiden_resolution=resolution, dec_epochs=dec_epochs, contrast_weight=contrast_weight,
                                 dec_contrast_weight=dec_contrast_weight, fuzzy_epochs=fuzzy_epochs,
                                 cellnet_epochs=cellnet_epochs)
     preprocess_config = preprocess_preset(preset, n_genes=n_genes, dense_genes=dense_genes, hvg_flavor=hvg_flavor,

@@ -74,7 +74,7 @@ class PreprocessConfig:
 class ModelConfig:
     """The network's shape: method.md section 2."""
 
-    n_clusters: int = 8
+    n_clusters: int | None = 8  # None: estimated after pretraining (TrainConfig.leiden_resolution)
     latent_dim: int = 20  # method.md's 10 is the reference preset's; 20 lifts worm +0.04 mean ARI (bench/README.md)
     dilations: tuple[int, ...] = (2, 4, 6, 8)  # the multi-dilated attention gate's branches
     image_side: int = 28
@@ -92,7 +92,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _check(self.likelihood in ("nb", "zinb"), f"likelihood must be nb or zinb, got {self.likelihood!r}")
-        _check(self.n_clusters >= 2, f"n_clusters must be >= 2, got {self.n_clusters}")
+        _check(self.n_clusters is None or self.n_clusters >= 2, f"n_clusters must be >= 2, got {self.n_clusters}")
         _check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         _check(len(self.dilations) >= 1 and all(d >= 1 for d in self.dilations),
                f"dilations must be positive integers, got {self.dilations}")
@@ -156,6 +156,10 @@ class TrainConfig:
     # sets (baron +0.016, bladder +0.020, pbmc +0.004, worm +0.017 mean ARI; bench/README.md, session 22); at 0.5 it
     # split baron's beta cells (session 21)
     dec_contrast_weight: float = 1.0
+    # K when none is given: Leiden's communities on the pretrained latent's 15-NN graph at this resolution. scanpy's
+    # 1.0 found 16 / 13 / 20 / 25 clusters on baron / bladder / pbmc / worm (true 13 / 16 / 8 / 10); 0.5 finds 11 /
+    # 10 / 13 / 20 and a better KMeans partition on all four (bench/README.md, session 32)
+    leiden_resolution: float = 0.5
     kmeans_starts: int = 100  # KMeans restarts on the latent; the lowest inertia wins (10 is seed-dependent)
     # threads of the smoothing and KMeans (100 restarts): more threads mostly wait on each other at the restarts' many
     # barriers (pbmc's latent on the 2 cores: 0.56 s on 1 thread, 1.53 s on 2; beside two busy processes 0.89 vs
@@ -211,6 +215,7 @@ class TrainConfig:
             _check(getattr(self, name) in ("constant", "cosine"),
                    f"{name} must be constant or cosine, got {getattr(self, name)!r}")
         _check(self.pretrain_nb_weight >= 0, f"pretrain_nb_weight must be >= 0, got {self.pretrain_nb_weight}")
+        _check(self.leiden_resolution > 0, f"leiden_resolution must be > 0, got {self.leiden_resolution}")
         _check(self.kmeans_starts >= 1, f"kmeans_starts must be >= 1, got {self.kmeans_starts}")
         _check(self.kmeans_threads >= 1, f"kmeans_threads must be >= 1, got {self.kmeans_threads}")
         _check(self.smoothing_neighbors >= 0 and self.smoothing_steps >= 0 and self.final_smoothing_steps >= 0,

@@ -1,6 +1,7 @@
 """The scSMD network (method.md section 2), block by block in reading order, then ScSMD assembling them."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -225,12 +226,18 @@ class ScSMD(nn.Module):
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
         self.nb_head = NBHead(n_pixels, zero_inflated=config.likelihood == "zinb")
-        self.cluster_head = ClusterHead(config)
+        self.cluster_head = ClusterHead(config) if config.n_clusters else None  # K unknown: built once estimated
         self.apply(self._init_weights)
         self.dense = nn.ModuleList(DenseAutoencoder(config) for _ in range(config.dense_members)) \
             if config.dense_genes else None  # PyTorch's default init, as scDeepCluster
         if self.dense is not None:
             self.register_buffer("block_scales", torch.ones(2))
+
+    def add_cluster_head(self, n_clusters: int) -> None:
+        """The Cellnet head for an estimated K, on the model's device; the config then records that K."""
+        self.config = dataclasses.replace(self.config, n_clusters=n_clusters)
+        self.cluster_head = ClusterHead(self.config).to(next(self.parameters()).device)
+        self.cluster_head.apply(self._init_weights)
 
     @property
     def embedder(self) -> JointEncoder:

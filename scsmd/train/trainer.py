@@ -25,6 +25,7 @@ from scsmd.panel import PanelScaling
 from scsmd.train.losses import (fuzzy_loss, fuzzy_memberships, kl_to_target, neighbor_contrast, pair_targets,
                                  pairwise_loss, sharpened_target, student_t_memberships)
 from scsmd.train.model import ScSMD
+from scsmd.train.n_clusters import estimate_n_clusters
 
 log = logging.getLogger(__name__)
 
@@ -388,7 +389,8 @@ def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.nda
 
 def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
                 on_epoch: EpochCallback | None = None) -> TrainResult:
-    """Run the three stages on one device and return the model with its clusters; same seed, same result."""
+    """Run the three stages on one device and return the model with its clusters; same seed, same result. Without
+    `model_config.n_clusters`, K is estimated after pretraining and the returned model's config records it."""
     device = resolve_device(config.device)
     with exact_kernels(device):
         return _train_on(device, data, model_config, config, on_epoch)
@@ -425,8 +427,14 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
             model.fix_block_scales(image, dense)
             latent = model.embedder.combine(image, dense)  # each encoder ran once over the cells
     latent = latent.cpu().numpy()
+    if model.cluster_head is None:
+        with timer("estimate_k"):
+            n_clusters = estimate_n_clusters(latent, config.leiden_resolution, config.seed)
+        log.info("K estimated: %d (Leiden at resolution %g on the pretrained latent)", n_clusters,
+                 config.leiden_resolution)
+        model.add_cluster_head(n_clusters)
     with timer("kmeans"):
-        centroids, smoothed = kmeans_centroids(latent, model_config.n_clusters, config, config.seed)
+        centroids, smoothed = kmeans_centroids(latent, model.config.n_clusters, config, config.seed)
     centroids = torch.as_tensor(centroids, dtype=torch.float32, device=device)
     if model.dense is not None:
         centroids = dec_stage(model, data, image, centroids, neighbors if config.dec_contrast_weight > 0 else None,

@@ -149,3 +149,15 @@ def test_tampered_bundle_is_refused(trained, tmp_path):
     result = scsmd("embed", source, "--model", copy, "-o", tmp_path / "x.h5ad", cwd=tmp_path)
     assert result.returncode == 2 and "sha256" in result.stderr
     assert not (tmp_path / "x.h5ad").exists()
+
+
+def test_training_without_k_estimates_it_near_the_annotation(tmp_path):
+    source = real_data("baron_mouse_1886.h5ad")
+    result = scsmd("train", source, "--name", "auto", "-o", tmp_path / "auto.h5ad", "--label-key", "cell_type",
+                   "--pretrain-epochs", EPOCHS, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = ad.read_h5ad(tmp_path / "auto.h5ad")
+    k = out.uns["scsmd"]["n_clusters"]
+    assert f"K {k} (estimated: Leiden at resolution 0.5" in result.stdout
+    assert 13 / 2 <= k <= 13 * 2  # the annotation's 13 types within a factor of two
+    assert out.obs["scsmd_cluster"].nunique() == k and out.uns["scsmd"]["metrics"]["ari"] > ARI_FLOOR

@@ -251,3 +251,31 @@ def test_divergence_is_a_clear_error(counts):
                r"lower that stage's learning rate \(pretrain_lr in TrainConfig\)")
     with pytest.raises(ScsmdError, match=message):
         scsmd.train(counts, n_clusters=3, train_config=dataclasses.replace(FAST, pretrain_lr=1e12))
+
+
+def test_leiden_estimate_counts_separated_groups():
+    from scsmd.train.n_clusters import estimate_n_clusters
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 30, (4, 10))
+    latent = np.concatenate([centre + rng.normal(0, 1, (60, 10)) for centre in centres])
+    assert estimate_n_clusters(latent, resolution=1.0, seed=0) == 4
+    assert estimate_n_clusters(latent, resolution=0.01, seed=0) >= 2  # never one cluster
+    assert estimate_n_clusters(latent, resolution=5.0, seed=0) > 4  # a higher resolution, more clusters
+
+
+def test_without_k_training_estimates_it_and_records_it_everywhere(counts, tmp_path):
+    from scsmd.bundle import Bundle
+    from scsmd.train.bundle_io import load_model_weights
+
+    config = TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=1, dec_epochs=1)
+    result = scsmd.train(counts, bundle_dir=tmp_path / "auto", train_config=config)
+    k = counts.uns["scsmd"]["n_clusters"]
+    assert k >= 2 and counts.uns["scsmd"]["n_clusters_source"].startswith("estimated: Leiden at resolution 0.5")
+    assert result.centroids.shape[0] == k == result.model.config.n_clusters == len(counts.obs["scsmd_cluster"].cat.categories)
+    bundle = Bundle.load(tmp_path / "auto")
+    assert bundle.n_clusters == k and bundle.manifest["model"]["n_clusters"] == k
+    assert load_model_weights(bundle).cluster_head.net[-1].out_features == k  # the bundle's weights rebuild
+    again = counts.copy()
+    scsmd.train(again, n_clusters=k, train_config=config)
+    assert again.uns["scsmd"]["n_clusters_source"] == "given"
