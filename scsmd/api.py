@@ -176,7 +176,7 @@ def train(
         Raw counts in ``X`` (or in ``layers[layer]``), cells x genes. Results are written into it.
     n_clusters
         Number of clusters K; ``None`` estimates it after pretraining: the communities Leiden finds on the latent's
-        15-NN graph at ``train_config.leiden_resolution`` (scanpy's defaults), recorded in ``uns['scsmd']``.
+        15-NN graph at ``train_config.leiden_resolution`` (0.5), recorded in ``uns['scsmd']`` and the bundle.
     bundle_dir
         Folder of the model bundle to write; ``None`` writes none.
     label_key

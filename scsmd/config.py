@@ -157,8 +157,8 @@ class TrainConfig:
     # split baron's beta cells (session 21)
     dec_contrast_weight: float = 1.0
     # K when none is given: Leiden's communities on the pretrained latent's 15-NN graph at this resolution. scanpy's
-    # 1.0 found 16 / 13 / 20 / 25 clusters on baron / bladder / pbmc / worm (true 13 / 16 / 8 / 10); 0.5 finds 11 /
-    # 10 / 13 / 20 and a better KMeans partition on all four (bench/README.md, session 32)
+    # 1.0 found 16 / 13 / 20 / 25 clusters on baron / bladder / pbmc / worm (true 13 / 16 / 8 / 10), 0.5 finds 10-11
+    # / 10-11 / 13 / 17-18 and scores higher on all four (end to end: 0.933 / 0.711 / 0.745 / 0.481; bench/README.md)
     leiden_resolution: float = 0.5
     kmeans_starts: int = 100  # KMeans restarts on the latent; the lowest inertia wins (10 is seed-dependent)
     # threads of the smoothing and KMeans (100 restarts): more threads mostly wait on each other at the restarts' many
