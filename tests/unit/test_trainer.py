@@ -279,3 +279,14 @@ def test_without_k_training_estimates_it_and_records_it_everywhere(counts, tmp_p
     again = counts.copy()
     scsmd.train(again, n_clusters=k, train_config=config)
     assert again.uns["scsmd"]["n_clusters_source"] == "given"
+
+
+def test_reference_preset_without_k_trains_its_cellnet_head_on_the_estimate(counts):
+    from scsmd.config import model_preset, preprocess_preset
+
+    result = scsmd.train(counts, preprocess_config=preprocess_preset("reference"), model_config=model_preset("reference"),
+                         train_config=FAST)
+    k = counts.uns["scsmd"]["n_clusters"]
+    assert [r["stage"] for r in result.history] == ["pretrain", "fuzzy", "cellnet"]
+    with torch.no_grad():
+        assert result.model.eval().cluster_head(torch.as_tensor(result.latent)).shape == (counts.n_obs, k)
