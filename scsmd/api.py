@@ -228,9 +228,10 @@ def train(
         data = training_data(counts, panel, preprocess_config)
     log.info("training on %d cells x %d panel genes, K=%s", data.n_cells, len(panel), n_clusters or "estimated")
     result = train_model(data, model_config, train_config, on_epoch)
-    model_config = result.model.config  # with the estimated K
-    n_clusters, k_source = model_config.n_clusters, "given" if n_clusters else \
+    k_source = "given" if n_clusters else \
         f"estimated: Leiden at resolution {train_config.leiden_resolution:g} on the pretrained latent"
+    model_config = result.model.config  # with the estimated K
+    n_clusters = model_config.n_clusters
 
     quantiles = distance_quantiles(result.latent, result.labels, result.centroids,
                                    tuple(sorted({*QUANTILES, train_config.novelty_quantile})))
