@@ -113,11 +113,12 @@ def run_dataset(name: str, counts: ad.AnnData, seeds: list[int],
     method is told K: scsmd estimates it, and scanpy's tutorial Leiden is the baseline."""
     n_clusters = counts.obs[LABEL_KEY].nunique()
     truth = counts.obs[LABEL_KEY].to_numpy()
-    fits = {"kmeans_pca": kmeans_pca, "leiden": leiden_k} if baselines and not auto_k else {}
-    rows: dict[str, list] = {name: [] for name in [*fits, *(["kmeans_pca_scaled"] if baselines and not auto_k else []),
-                                                   *(LEIDEN_SCANPY if baselines and auto_k else []), *configs]}
+    k_given_baselines, k_free_baselines = baselines and not auto_k, baselines and auto_k
+    fits = {"kmeans_pca": kmeans_pca, "leiden": leiden_k} if k_given_baselines else {}
+    rows: dict[str, list] = {name: [] for name in [*fits, *(["kmeans_pca_scaled"] if k_given_baselines else []),
+                                                   *(LEIDEN_SCANPY if k_free_baselines else []), *configs]}
     for seed in seeds:
-        if baselines and auto_k:
+        if k_free_baselines:
             start = time.perf_counter()
             partitions = leiden_scanpy(counts, seed, LEIDEN_SCANPY.values())
             seconds = time.perf_counter() - start  # the graph's and every resolution's
@@ -131,7 +132,7 @@ def run_dataset(name: str, counts: ad.AnnData, seeds: list[int],
             start = time.perf_counter()
             labels = fit(logexpr, n_clusters, seed)
             rows[method].append({**score_clusters(truth, labels), "seconds": preprocess_s + time.perf_counter() - start})
-        if baselines and not auto_k:
+        if k_given_baselines:
             start = time.perf_counter()
             labels = kmeans_pca_scaled(counts, n_clusters, seed)
             rows["kmeans_pca_scaled"].append({**score_clusters(truth, labels), "seconds": time.perf_counter() - start})

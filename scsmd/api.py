@@ -208,6 +208,7 @@ def train(
     timer = StageTimer()
     with timer("imports"):  # the training code and PyTorch, on a first call
         from scsmd.train.bundle_io import save_weights
+        from scsmd.train.n_clusters import estimate_source
         from scsmd.train.preprocess import select_panel, training_data
         from scsmd.train.trainer import train_model
 
@@ -228,8 +229,7 @@ def train(
         data = training_data(counts, panel, preprocess_config)
     log.info("training on %d cells x %d panel genes, K=%s", data.n_cells, len(panel), n_clusters or "estimated")
     result = train_model(data, model_config, train_config, on_epoch)
-    k_source = "given" if n_clusters else \
-        f"estimated: Leiden at resolution {train_config.leiden_resolution:g} on the pretrained latent"
+    k_source = "given" if n_clusters else estimate_source(train_config.leiden_resolution)
     model_config = result.model.config  # with the estimated K
     n_clusters = model_config.n_clusters
 

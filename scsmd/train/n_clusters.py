@@ -7,6 +7,11 @@ import numpy as np
 MIN_CLUSTERS = 2
 
 
+def estimate_source(resolution: float) -> str:
+    """Where an estimated K came from, as logged, printed and kept in the bundle."""
+    return f"estimated: Leiden at resolution {resolution:g} on the pretrained latent"
+
+
 def estimate_n_clusters(latent: np.ndarray, resolution: float, seed: int) -> int:
     """Leiden's community count on the latent's 15-NN graph (`sc.pp.neighbors` + `sc.tl.leiden`), at least 2."""
     import anndata as ad

@@ -25,7 +25,7 @@ from scsmd.panel import PanelScaling
 from scsmd.train.losses import (fuzzy_loss, fuzzy_memberships, kl_to_target, neighbor_contrast, pair_targets,
                                  pairwise_loss, sharpened_target, student_t_memberships)
 from scsmd.train.model import ScSMD
-from scsmd.train.n_clusters import estimate_n_clusters
+from scsmd.train.n_clusters import estimate_n_clusters, estimate_source
 
 log = logging.getLogger(__name__)
 
@@ -430,8 +430,7 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
     if model.cluster_head is None:
         with timer("estimate_k"):
             n_clusters = estimate_n_clusters(latent, config.leiden_resolution, config.seed)
-        log.info("K estimated: %d (Leiden at resolution %g on the pretrained latent)", n_clusters,
-                 config.leiden_resolution)
+        log.info("K %d (%s)", n_clusters, estimate_source(config.leiden_resolution))
         model.add_cluster_head(n_clusters)
     with timer("kmeans"):
         centroids, smoothed = kmeans_centroids(latent, model.config.n_clusters, config, config.seed)
