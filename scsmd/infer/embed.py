@@ -77,7 +77,8 @@ class EmbedResult:
                 "missing_genes": self.match.missing[:20], "params": self.params, "timings": self.timings}
 
 
-REDUCED = {"int8": (ONNX_INT8, "cpu"), "fp16": (ONNX_FP16, "cuda")}  # file, and the device it is made for
+# each reduced precision: its encoder file and the device it is made for
+REDUCED_ENCODERS = {"int8": (ONNX_INT8, "cpu"), "fp16": (ONNX_FP16, "cuda")}
 
 
 def _reduced_missing(bundle: Bundle, precision: str) -> ScsmdError:
@@ -96,8 +97,8 @@ def open_encoder(bundle: Bundle, config: EmbedConfig) -> tuple[OnnxEncoder | Tor
     """
     if config.backend == "torchscript":
         return TorchScriptEncoder(bundle.file(TORCHSCRIPT), config.provider, config.n_threads), "fp32"
-    if config.precision in REDUCED:
-        name, device = REDUCED[config.precision]
+    if config.precision in REDUCED_ENCODERS:
+        name, device = REDUCED_ENCODERS[config.precision]
         if not bundle.has(name):
             raise _reduced_missing(bundle, config.precision)
         encoder = OnnxEncoder(bundle.file(name), config.provider, config.n_threads)
@@ -106,7 +107,7 @@ def open_encoder(bundle: Bundle, config: EmbedConfig) -> tuple[OnnxEncoder | Tor
                         config.precision, "a GPU" if device == "cuda" else "a CPU", encoder.provider.upper())
         return encoder, config.precision
     if config.precision == "auto":
-        for precision, (name, device) in REDUCED.items():
+        for precision, (name, device) in REDUCED_ENCODERS.items():
             if bundle.has(name) and config.provider in ("auto", device):
                 encoder = OnnxEncoder(bundle.file(name), config.provider, config.n_threads)
                 if encoder.provider == device:  # one session: the model's own provider says where it runs

@@ -145,7 +145,8 @@ def export_fp16(bundle: Bundle, onnx_path: Path, cells: np.ndarray, folder: Path
     return path, {"shipped": True, "file": ONNX_FP16, **figures}
 
 
-REDUCED = {"int8": (ONNX_INT8, export_int8), "fp16": (ONNX_FP16, export_fp16)}  # checked against the fp32 ONNX
+# each reduced format: its file and its exporter, checked against the fp32 ONNX
+REDUCED_EXPORTERS = {"int8": (ONNX_INT8, export_int8), "fp16": (ONNX_FP16, export_fp16)}
 
 
 def export_bundle(bundle: Bundle, config: ExportConfig = ExportConfig()) -> dict[str, Any]:
@@ -175,8 +176,8 @@ def export_bundle(bundle: Bundle, config: ExportConfig = ExportConfig()) -> dict
             files[path.name] = path
             log.info("%s export: max |diff| %.1e, cluster agreement %.2f%% on %d cells", fmt,
                      figures["max_abs_diff"], 100 * figures["cluster_agreement"], figures["n_cells_checked"])
-        for fmt in (f for f in config.formats if f in REDUCED):
-            name, export_reduced = REDUCED[fmt]
+        for fmt in (f for f in config.formats if f in REDUCED_EXPORTERS):
+            name, export_reduced = REDUCED_EXPORTERS[fmt]
             source = files[ONNX] if ONNX in files else bundle.file(ONNX)
             path, report[fmt] = export_reduced(bundle, source, cells, Path(tmp), config)
             if path is None:
