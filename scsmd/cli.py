@@ -206,6 +206,7 @@ def train(
     batch_size: int = typer.Option(100, "--batch-size", help="Cells per batch."),
     latent_dim: Optional[int] = typer.Option(None, "--latent-dim", help="Latent size (preset's: 20, reference 10)."),
     likelihood: Optional[str] = typer.Option(None, "--likelihood", help="Count likelihood: zinb or nb (preset's: zinb, reference nb)."),
+    dense_members: Optional[int] = typer.Option(None, "--dense-members", help="Dense autoencoders side by side, each its own init, batches and noise (preset's: 2)."),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
     dense_genes: Optional[int] = typer.Option(None, "--dense-genes", help=DENSE_HELP + " Default: the preset's (default 2000, reference 0)."),
     hvg_flavor: Optional[str] = typer.Option(None, "--hvg-flavor", help=HVG_FLAVOR_HELP + " Default: the preset's (default seurat_v3, reference seurat)."),
@@ -225,7 +226,8 @@ def train(
                                 cellnet_epochs=cellnet_epochs)
     preprocess_config = preprocess_preset(preset, n_genes=n_genes, dense_genes=dense_genes, hvg_flavor=hvg_flavor,
                                           scale=scale)
-    model_config = model_preset(preset, latent_dim=latent_dim, likelihood=likelihood)  # n_clusters is set by api.train
+    # n_clusters is set by api.train
+    model_config = model_preset(preset, latent_dim=latent_dim, likelihood=likelihood, dense_members=dense_members)
     name = name or _stem(input)
     started = time.perf_counter()
     adata = read_counts(input, transpose=transpose, layer=layer)

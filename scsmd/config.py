@@ -86,8 +86,10 @@ class ModelConfig:
     dense_genes: int = 0  # panel genes it reads and reconstructs, set from the panel by training (0: no branch)
     dense_latent_dim: int = 32
     # autoencoders, each its own init, batches and noise, their unit-length latents side by side (a consensus over
-    # seeds); three lost bladder 0.035 and baron 0.006 and gained nothing elsewhere (bench/README.md, session 17)
-    dense_members: int = 1
+    # seeds: the dense block decides worm's KMeans start). Two, with DEC and the contrastive term: pbmc +0.005 mean
+    # ARI, worm +0.007 with its sd 0.060 -> 0.040 (5 seeds each), the never-tuned demo set +0.046, baron -0.002,
+    # bladder +0.003, for 51 s more on pbmc (2 cores); three, before DEC, lost bladder 0.035 (bench/README.md, session 35)
+    dense_members: int = 2
     dense_weight: float = 0.7  # its latent's total sd over the image latent's
 
     def __post_init__(self) -> None:

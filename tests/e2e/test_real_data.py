@@ -40,7 +40,7 @@ def test_bundle_outputs_and_quality(trained):
     folder, source, result = trained
     manifest = json.loads((folder / "models" / "baron" / "manifest.json").read_text())
     assert len(manifest["panel"]) == 2000 and manifest["preprocess"]["n_inputs"] == 2000  # the image's 784 genes first
-    assert np.asarray(manifest["centroids"]).shape == (13, 20 + 32)  # the image latent, the dense autoencoder's beside it
+    assert np.asarray(manifest["centroids"]).shape == (13, 20 + 2 * 32)  # the image latent, the two dense ones beside it
     assert set(manifest["sha256"]) == {"model.pt", "reference_cells.npy", "label_head.npz", "encoder.onnx", "encoder.ts",
                                        "encoder_int8.onnx", "encoder_fp16.onnx"}
     for precision in ("int8", "fp16"):
@@ -52,7 +52,7 @@ def test_bundle_outputs_and_quality(trained):
     out = ad.read_h5ad(folder / "baron_scsmd.h5ad")
     original = ad.read_h5ad(source)
     assert list(out.obs_names) == list(original.obs_names)
-    assert out.obsm["X_scsmd"].shape == (1886, 52) and out.obs["scsmd_cluster"].dtype == "category"
+    assert out.obsm["X_scsmd"].shape == (1886, 84) and out.obs["scsmd_cluster"].dtype == "category"
     uspace = pd.read_csv(folder / "baron_uspace.csv", index_col=0)
     clusters = pd.read_csv(folder / "baron_clusters.csv", index_col=0)
     assert list(uspace.index) == list(original.obs_names) == list(clusters.index)

@@ -300,7 +300,7 @@ def test_a_dense_branch_bundle_exports_and_embeds_its_own_latent(tmp_path):
     adata = synthetic_counts()  # 900 genes, 831 past the filter: a 784-gene image and 47 more for the dense branch
     folder = tmp_path / "dense"
     result = scsmd.train(adata, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(dense_genes=880),
-                         model_config=ModelConfig(dense_members=2),  # two autoencoders side by side in one encoder
+                         model_config=ModelConfig(dense_members=2),  # the default, named: two autoencoders in one encoder
                          train_config=TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=2, dec_epochs=2,
                                                   device="cpu"))  # the exports' agreement, not the devices'
     assert [r["stage"] for r in result.history] == ["pretrain", "dense", "dense", "dec", "dec"]
@@ -328,7 +328,7 @@ def test_a_format_4_checkpoint_with_one_dense_autoencoder_still_loads(tmp_path, 
 
     folder = tmp_path / "one"
     result = scsmd.train(counts, n_clusters=3, bundle_dir=folder, preprocess_config=PreprocessConfig(dense_genes=850),
-                         model_config=ModelConfig(dense_members=1),  # the default, named: the format-4 layout
+                         model_config=ModelConfig(dense_members=1),  # the format-4 layout
                          train_config=TrainConfig(batch_size=60, pretrain_epochs=1, dense_epochs=1))
     checkpoint = torch.load(folder / WEIGHTS, weights_only=True)
     del checkpoint["model_config"]["dense_members"]  # as format 4 wrote it: one autoencoder, its weights under dense.
@@ -353,7 +353,7 @@ def test_the_fuzzy_and_cellnet_stages_train_the_joint_latent(counts):
     panel_config = PreprocessConfig(dense_genes=850)
     result = scsmd.train(counts, n_clusters=3, preprocess_config=panel_config, train_config=config)
     assert [r["stage"] for r in result.history] == ["pretrain", "dense", "dec"] + ["fuzzy"] * 2 + ["cellnet"] * 2
-    assert result.latent.shape == (240, 52) and result.centroids.shape == (3, 52)
+    assert result.latent.shape == (240, 84) and result.centroids.shape == (3, 84)  # 20 + 2 dense members x 32
     inputs = training_data(counts, select_panel(counts, panel_config), panel_config).inputs
     with torch.no_grad():
         np.testing.assert_allclose(result.model.embedder(inputs).numpy(), result.latent,

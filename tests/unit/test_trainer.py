@@ -170,7 +170,7 @@ def test_final_clusters_are_nearest_centroid(counts):
     result = scsmd.train(counts, n_clusters=3, train_config=FAST)
     d = ((result.latent[:, None, :] - result.centroids[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(d.argmin(1), result.labels)
-    assert counts.obs["scsmd_cluster"].dtype == "category" and counts.obsm["X_scsmd"].shape == (240, 20 + 32)
+    assert counts.obs["scsmd_cluster"].dtype == "category" and counts.obsm["X_scsmd"].shape == (240, 20 + 2 * 32)
 
 
 @pytest.mark.parametrize("kwargs, message", [
