@@ -178,7 +178,10 @@ def parse_overrides(pairs: list[str]) -> dict:
     for pair in pairs:
         name, _, value = pair.partition("=")
         kind = type(getattr(defaults, name))
-        overrides[name] = tuple(int(v) for v in value.split(",") if v) if kind is tuple else kind(value)
+        if kind is bool:
+            overrides[name] = value.lower() in ("1", "true", "yes")  # bool("False") would be True
+        else:
+            overrides[name] = tuple(int(v) for v in value.split(",") if v) if kind is tuple else kind(value)
     return overrides
 
 

@@ -124,6 +124,9 @@ class TrainConfig:
     batch_size: int = 100
     seed: int = 0
     device: Device = "auto"
+    # on CUDA, replay the image pretraining's step as one captured graph (scsmd/train/graphs.py): the step is
+    # launch-bound there; off until a GPU session measures it (bench/README.md)
+    cuda_graphs: bool = False
     # stage 1: autoencoder pretraining
     pretrain_epochs: int = 30
     pretrain_lr: float = 1e-3

@@ -24,6 +24,7 @@ from scsmd.infer.timing import StageTimer
 from scsmd.panel import PanelScaling
 from scsmd.train.losses import (fuzzy_loss, fuzzy_memberships, kl_to_target, neighbor_contrast, pair_targets,
                                  pairwise_loss, sharpened_target, student_t_memberships)
+from scsmd.train.graphs import GraphedStep
 from scsmd.train.model import ScSMD
 from scsmd.train.n_clusters import estimate_n_clusters, estimate_source
 
@@ -191,27 +192,36 @@ def adam(params: Iterable, device: torch.device, **options) -> torch.optim.Adam:
 
 
 def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torch.Generator, stage: _Stage) -> None:
-    """Stage 1: the autoencoder learns to reconstruct the panel (MSE, plus NB on raw counts if weighted), Adam."""
+    """Stage 1: the autoencoder learns to reconstruct the panel (MSE, plus NB on raw counts if weighted), Adam; on CUDA
+    with `config.cuda_graphs`, each full batch's step replays one captured graph."""
     params = [*model.encoder.parameters(), *model.decoder.parameters()]
     if config.pretrain_nb_weight > 0:
         params += list(model.nb_head.parameters())
-    optimizer = adam(params, data.inputs.device, lr=config.pretrain_lr)
+    graphed = config.cuda_graphs and data.inputs.device.type == "cuda"
+    # a captured step reads its rate from device memory, where the schedule writes it
+    lr = torch.tensor(config.pretrain_lr, device=data.inputs.device) if graphed else config.pretrain_lr
+    optimizer = adam(params, data.inputs.device, lr=lr, capturable=graphed)
     schedule = rate_schedule(optimizer, config.pretrain_schedule, config.pretrain_epochs)
+
+    def step(batch: torch.Tensor) -> torch.Tensor:
+        """One Adam step on the batch's cells; their mean loss."""
+        x = data.inputs[batch]
+        if config.pretrain_nb_weight > 0:
+            _, recon_error, nb_error = _reconstruction_errors(model, x, data.counts[batch], data.size_factors[batch])
+            loss = (recon_error + config.pretrain_nb_weight * nb_error).mean()
+        else:
+            recon = model.decoder(model.encoder(x))
+            n_genes = min(data.n_genes, recon.shape[1])
+            loss = (recon[:, :n_genes] - x[:, :n_genes]).pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    run = GraphedStep(step, config.batch_size) if graphed else step
     for _ in stage.epochs():
         for batch in _batches(data, config.batch_size, generator):
-            x = data.inputs[batch]
-            if config.pretrain_nb_weight > 0:
-                _, recon_error, nb_error = _reconstruction_errors(
-                    model, x, data.counts[batch], data.size_factors[batch])
-                loss = (recon_error + config.pretrain_nb_weight * nb_error).mean()
-            else:
-                recon = model.decoder(model.encoder(x))
-                n_genes = min(data.n_genes, recon.shape[1])
-                loss = (recon[:, :n_genes] - x[:, :n_genes]).pow(2).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            stage.add(loss, len(batch))
+            stage.add(run(batch), len(batch))
         if schedule is not None:
             schedule.step()
 

@@ -74,6 +74,34 @@ def test_cuda_training_switches_exact_kernels_on_and_back():
         assert torch.are_deterministic_algorithms_enabled() == before[0]  # a CPU run leaves the settings alone
 
 
+def _pretrained(counts, device: str, cuda_graphs: bool):
+    """train_model's result after pretraining alone: 240 cells in batches of 70, so each epoch ends on 30 cells."""
+    data = training_data(counts, select_panel(counts, PreprocessConfig()), PreprocessConfig())
+    config = TrainConfig(batch_size=70, pretrain_epochs=3, device=device, cuda_graphs=cuda_graphs)
+    return train_model(data, ModelConfig(n_clusters=3), config)
+
+
+def test_cuda_graphs_change_nothing_off_cuda(counts):
+    plain, graphed = (_pretrained(counts, "cpu", flag) for flag in (False, True))
+    np.testing.assert_array_equal(plain.latent, graphed.latent)
+
+
+@pytest.mark.gpu
+@GPU
+def test_cuda_graphs_replay_the_eager_pretraining(counts, monkeypatch):
+    replays = []
+    replay = torch.cuda.CUDAGraph.replay
+    monkeypatch.setattr(torch.cuda.CUDAGraph, "replay", lambda graph: replays.append(1) or replay(graph))
+    eager = _pretrained(counts, "cuda", False)
+    assert not replays
+    graphed = [_pretrained(counts, "cuda", True) for _ in range(2)]
+    assert len(replays) == 2 * (3 * 3 - 3)  # per run: 3 full batches an epoch, the first 3 eager (warm-up)
+    np.testing.assert_array_equal(graphed[0].latent, graphed[1].latent)  # a seed still repeats the run
+    scale = float(np.abs(eager.latent).max())  # the rate schedule's float32 tensor rounds unlike Python's floats
+    np.testing.assert_allclose(graphed[0].latent, eager.latent, rtol=0, atol=1e-4 * scale)
+    np.testing.assert_allclose([r["loss"] for r in graphed[0].history], [r["loss"] for r in eager.history], rtol=1e-4)
+
+
 def test_kmeans_runs_on_at_most_kmeans_threads(counts, monkeypatch):
     from threadpoolctl import threadpool_info
 
