@@ -2,7 +2,7 @@
 left-out type there (the deployment case: a frozen reference meets a new batch with a type it never saw).
 
     python bench/novelty.py [--types beta ductal ...] [--reference mouse2] [--preset default] [--seed 0]
-                            [--out bench/results/novelty.json]
+                            [--dense-members M] [--out bench/results/novelty.json]
 
 For each left-out type (`--types`, or the `--left-out` N largest), with the query donor's cells of that type as
 positives and its other cells as negatives: ROC AUC of `scsmd_distance` (no labels needed), of distance over the
@@ -27,11 +27,13 @@ DATASET = "baron_mouse_1886"
 LABEL_KEY, DONOR_KEY = "cell_type", "batch"
 
 
-def leave_one_out(reference, query, cell_type: str, preset_name: str, folder: Path, seed: int = 0) -> dict:
+def leave_one_out(reference, query, cell_type: str, preset_name: str, folder: Path, seed: int = 0,
+                  dense_members: int | None = None) -> dict:
     """Train on `reference` without `cell_type` (K = remaining types, with a label head), embed `query`, score."""
     known = reference[(reference.obs[LABEL_KEY] != cell_type).to_numpy()].copy()
     scsmd.train(known, n_clusters=known.obs[LABEL_KEY].nunique(), bundle_dir=folder, label_key=LABEL_KEY,
-                preprocess_config=preprocess_preset(preset_name), model_config=model_preset(preset_name),
+                preprocess_config=preprocess_preset(preset_name),
+                model_config=model_preset(preset_name, dense_members=dense_members),
                 train_config=preset(preset_name, seed=seed), overwrite=True)
     scsmd.export(folder, config=ExportConfig(formats=("onnx",)))
     out = scsmd.embed(query, model=folder, copy=True)
@@ -60,6 +62,7 @@ def main() -> None:
     parser.add_argument("--reference", default="mouse2", help="The donor to train on; the other one is the query.")
     parser.add_argument("--preset", default="default")
     parser.add_argument("--seed", type=int, default=0, help="Training seed of every reference.")
+    parser.add_argument("--dense-members", type=int, help="Dense autoencoders (ablation; default: the preset's).")
     parser.add_argument("--work", type=Path, default=Path("/tmp/scsmd_novelty"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/novelty.json"))
     args = parser.parse_args()
@@ -70,7 +73,7 @@ def main() -> None:
     results = {}
     for cell_type in types:
         results[str(cell_type)] = leave_one_out(reference, query, cell_type, args.preset, args.work / "model",
-                                                 args.seed)
+                                                 args.seed, args.dense_members)
         print(cell_type, json.dumps(results[str(cell_type)]), flush=True)
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(results, indent=1))

@@ -8,8 +8,8 @@ branch's pretraining as `scsmd train` runs them (exact kernels; on CUDA a fused 
 fastest (nondeterministic) kernels, with PyTorch's default (unfused) Adam, and on CUDA with the pretraining's step
 replayed as a CUDA graph (`TrainConfig.cuda_graphs`; each variant's last pretraining loss beside its seconds); on
 CUDA, the GPU kernels that take longest in one epoch as trained; then KMeans' restarts (`kmeans_centroids`, as
-training calls it) on the pretrained latent on all cores, 4 threads and 1 (`TrainConfig.kmeans_threads`). Every variant trains the same freshly seeded
-model: comparable within one run.
+training calls it) on the pretrained latent on all cores, 4 threads and 1 (`TrainConfig.kmeans_threads`). Every
+variant trains the same freshly seeded model: comparable within one run.
 """
 from __future__ import annotations
 

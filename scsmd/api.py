@@ -138,10 +138,10 @@ def _cluster_labels(adata: ad.AnnData, clusters: np.ndarray, n_clusters: int, la
 
 
 def _fit_label_head(adata: ad.AnnData, latent: np.ndarray, label_key: str, preprocess_config: PreprocessConfig,
-                    train_config: TrainConfig) -> tuple[LabelHead, float]:
+                    train_config: TrainConfig, model_config: ModelConfig) -> tuple[LabelHead, float]:
     """The label head on the frozen latent and its own HVGs (chosen on every cell, label-free), fitted on the
     labelled cells, and its accuracy on them."""
-    from scsmd.train.label_head import fit_label_head
+    from scsmd.train.label_head import fit_label_head, latent_weights
     from scsmd.train.preprocess import highly_variable_genes
 
     known = labelled(adata.obs[label_key])
@@ -150,7 +150,8 @@ def _fit_label_head(adata: ad.AnnData, latent: np.ndarray, label_key: str, prepr
     head_logexpr = logexpr_panel(adata.X[known], match_panel(list(adata.var_names), head_genes),
                                  target_sum=preprocess_config.target_sum)
     head = fit_label_head(head_logexpr, latent[known], truth, head_genes, train_config.label_head_c,
-                          novelty_quantile=train_config.novelty_quantile, seed=train_config.seed)
+                          novelty_quantile=train_config.novelty_quantile, seed=train_config.seed,
+                          weights=latent_weights(model_config))
     return head, float((head.predict(head.gene_logits(head_logexpr), latent[known])[0] == truth).mean())
 
 
@@ -241,7 +242,8 @@ def train(
     head, head_accuracy = None, None
     if label_key and bundle_dir is not None:  # the head lives in the bundle; nothing else uses it
         with timer("label_head"):
-            head, head_accuracy = _fit_label_head(counts, result.latent, label_key, preprocess_config, train_config)
+            head, head_accuracy = _fit_label_head(counts, result.latent, label_key, preprocess_config, train_config,
+                                                    model_config)
 
     adata.obsm[key_added] = result.latent.astype(np.float32)
     adata.obs[CLUSTER_KEY] = pd.Categorical(result.labels.astype(str), categories=[str(k) for k in range(n_clusters)])

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from scsmd.config import ModelConfig
 from scsmd.infer.label_head import LabelHead
-from scsmd.train.label_head import fit_label_head
+from scsmd.train.label_head import fit_label_head, latent_weights
 
 
 def _cells(n_classes: int, seed: int = 0, n_cells: int = 300) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -17,12 +18,16 @@ def _cells(n_classes: int, seed: int = 0, n_cells: int = 300) -> tuple[np.ndarra
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])
-def test_head_matches_sklearn_and_survives_save_load(tmp_path, n_classes):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_head_matches_sklearn_and_survives_save_load(tmp_path, n_classes, weighted):
     logexpr, latent, labels = _cells(n_classes)
     genes = [f"g{i}" for i in range(logexpr.shape[1])]
-    head = fit_label_head(logexpr, latent, labels, genes, c=1.0, novelty_quantile=0.99, seed=0)
+    weights = np.r_[np.ones(4), np.full(6, 0.5)] if weighted else None  # as latent_weights: 4 image, 2 x 3 dense
+    head = fit_label_head(logexpr, latent, labels, genes, c=1.0, novelty_quantile=0.99, seed=0, weights=weights)
     stacked = np.hstack([logexpr, latent], dtype=np.float64)
     features = np.clip((stacked - stacked.mean(0)) / (stacked.std(0) + 1e-8), -10, 10)
+    if weighted:  # the classifier sees the weighted columns; the saved coefficients carry the weights
+        features[:, -6:] *= 0.5
     reference = LogisticRegression(C=1.0, max_iter=2000).fit(features, labels)
     probabilities = head.probabilities(head.gene_logits(logexpr), latent)
     np.testing.assert_allclose(probabilities, reference.predict_proba(features), atol=1e-6)
@@ -77,3 +82,10 @@ def test_a_head_whose_types_are_all_single_cells_but_one_trains_and_flags_nothin
     head = fit_label_head(logexpr, latent, labels, [f"g{i}" for i in range(30)], c=1.0, novelty_quantile=0.99, seed=0)
     assert head.classes == ("common", "single") and head.min_confidence == 0.0
     assert not (head.predict(head.gene_logits(logexpr), latent)[1] < head.min_confidence).any()
+
+
+def test_latent_weights_count_the_dense_members_as_one():
+    two = latent_weights(ModelConfig(latent_dim=20, dense_genes=100, dense_latent_dim=32, dense_members=2))
+    np.testing.assert_array_equal(two, np.r_[np.ones(20), np.full(64, 0.5)])
+    np.testing.assert_array_equal(latent_weights(ModelConfig(latent_dim=20, dense_genes=0)), np.ones(20))
+    assert (latent_weights(ModelConfig(latent_dim=20, dense_genes=100, dense_members=1)) == 1).all()
