@@ -1,5 +1,6 @@
 #!/bin/bash
-# A GPU session's checks in one device call (about 7 minutes on an H200; bench/README.md, "The next GPU session"):
+# A GPU session's checks in one device call (at most 9 minutes, its steps' limits; bench/README.md, "The next
+# GPU session"):
 #   run(command="bash bench/gpu_check.sh", carry=[".whl", ".gpu_data"], timeout_s=560)
 # .whl holds the wheels the device image lacks (scanpy, anndata, pandas 2.3.3, ...; bench/README.md lists the
 # download command) and .gpu_data a copy of ../shared/data/pbmc_10x_4271.h5ad (../shared does not travel; both
