@@ -10,44 +10,44 @@ import torch
 
 
 class GraphedStep:
-    """Calls `step(*index_tensors) -> loss` as a captured graph for full batches. The first `warmup` full batches run
-    eagerly on a side stream (lazy state such as Adam's moments is made there, outside the capture); batches of
-    another size (an epoch's last) always run eagerly. The step's optimizer must be capturable, with a tensor rate."""
+    """Calls `step(batch) -> loss` (batch: the cells' indices) as a captured graph for full batches. The first
+    `warmup` full batches run eagerly on a side stream (lazy state such as Adam's moments is made there, outside the
+    capture); batches of another size (an epoch's last) always run eagerly. The step's optimizer must be capturable,
+    with a tensor rate."""
 
-    def __init__(self, step: Callable[..., torch.Tensor], batch_size: int, warmup: int = 3):
+    def __init__(self, step: Callable[[torch.Tensor], torch.Tensor], batch_size: int, warmup: int = 3):
         self.step, self.batch_size, self.warmup = step, batch_size, warmup
         self.graph: torch.cuda.CUDAGraph | None = None
-        self.static_inputs: tuple[torch.Tensor, ...] = ()
+        self.static_batch: torch.Tensor | None = None
         self.static_loss: torch.Tensor | None = None
 
-    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        """The step's loss on these batch indices (a copy: the next replay overwrites the graph's own)."""
-        if len(inputs[0]) != self.batch_size:
-            return self.step(*inputs)
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        """The step's loss on these cells (a copy: the next replay overwrites the graph's own)."""
+        if len(batch) != self.batch_size:
+            return self.step(batch)
         if self.graph is None and self.warmup > 0:
             self.warmup -= 1
-            return self._on_side_stream(inputs)
+            return self._on_side_stream(batch)
         if self.graph is None:
-            self._capture(inputs)
-        for static, new in zip(self.static_inputs, inputs):
-            static.copy_(new)
+            self._capture(batch)
+        self.static_batch.copy_(batch)
         self.graph.replay()
         return self.static_loss.clone()
 
-    def _on_side_stream(self, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def _on_side_stream(self, batch: torch.Tensor) -> torch.Tensor:
         """One eager step on a side stream, where the capture will run."""
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side), warnings.catch_warnings():
             # the first eager step of a capturable optimizer warns that it runs uncaptured: here by design
             warnings.filterwarnings("ignore", message="This instance was constructed with capturable=True")
-            loss = self.step(*inputs)
+            loss = self.step(batch)
         torch.cuda.current_stream().wait_stream(side)
         return loss
 
-    def _capture(self, inputs: tuple[torch.Tensor, ...]) -> None:
-        """Record the step on static copies of the inputs; recording runs nothing, the caller replays it."""
-        self.static_inputs = tuple(t.clone() for t in inputs)
+    def _capture(self, batch: torch.Tensor) -> None:
+        """Record the step on a static copy of the indices; recording runs nothing, the caller replays it."""
+        self.static_batch = batch.clone()
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
-            self.static_loss = self.step(*self.static_inputs)
+            self.static_loss = self.step(self.static_batch)
