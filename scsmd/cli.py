@@ -93,7 +93,9 @@ def _stem(path: Path) -> str:
 
 
 def _refuse_existing(path: Path, force: bool, option: str = "-o") -> None:
-    """Existing output files are kept unless --force."""
+    """Existing output files are kept unless --force; a folder is never replaced by a file."""
+    if path.is_dir():
+        raise ScsmdError(f"{option} {path} is a folder; give a file path, e.g. {path / 'cells.h5ad'}")
     if path.exists() and not force:
         raise ScsmdError(f"{path} already exists; choose another {option} or pass --force to replace it")
 
@@ -121,6 +123,10 @@ def _train_and_write(adata, *, name: str, n_clusters: Optional[int], models_dir:
     the summary and where the time since `started` (before reading the input) went."""
     read_seconds = time.perf_counter() - started
     output = output or Path(f"{name}_scsmd.h5ad")
+    bundle_dir = (models_dir / name).resolve()
+    if bundle_dir == output.resolve() or bundle_dir in output.resolve().parents:  # the bundle's folder is replaced whole
+        raise ScsmdError(f"-o {output} is in the bundle's folder {models_dir / name}; write the cells elsewhere "
+                         f"(default {name}_scsmd.h5ad)")
     for path in _run_outputs(output, name, plot, label_key):
         _refuse_existing(path, force)
     with _stage_bars() as on_epoch:
