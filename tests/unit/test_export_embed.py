@@ -191,9 +191,12 @@ def test_encoder_threads_are_set_from_the_config(tiny_bundle):
     from scsmd.infer.embed import open_encoder
 
     folder, _ = tiny_bundle
-    encoder, _ = open_encoder(Bundle.load(folder), EmbedConfig(n_threads=3, precision="fp32"))
-    assert encoder.session.get_session_options().intra_op_num_threads == 3
-    assert EmbedConfig().n_threads == len(os.sched_getaffinity(0))
+    pooled, _ = open_encoder(Bundle.load(folder), EmbedConfig(n_threads=3, precision="fp32"))
+    single, _ = open_encoder(Bundle.load(folder), EmbedConfig(n_threads=1, precision="fp32"))
+    assert pooled.session.get_session_options().intra_op_num_threads == 1 and pooled.pool._max_workers == 3
+    assert single.pool is None and EmbedConfig().n_threads == len(os.sched_getaffinity(0))
+    cells = np.random.default_rng(0).standard_normal((300, single.session.get_inputs()[0].shape[1]), np.float32)
+    np.testing.assert_array_equal(pooled(cells), single(cells))  # five batches side by side, in order
 
 
 def test_missing_genes_zeroed_and_reported_then_refused(tiny_bundle):
