@@ -16,6 +16,11 @@ def _umask() -> int:
     return mask
 
 
+def file_in_the_way(target: str | Path) -> Path | None:
+    """The nearest existing ancestor of `target` that is not a folder: nothing can be written under it."""
+    return next((parent for parent in Path(target).absolute().parents if parent.exists() and not parent.is_dir()), None)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds."""

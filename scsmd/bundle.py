@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from scsmd.atomic import atomic_dir, atomic_path
+from scsmd.atomic import atomic_dir, atomic_path, file_in_the_way
 from scsmd.errors import ScsmdError
 from scsmd.infer.label_head import LabelHead
 from scsmd.panel import PanelScaling
@@ -184,6 +184,8 @@ class Bundle:
 def check_writable(target: str | Path, overwrite: bool) -> None:
     """Refuse to replace an existing bundle unless `overwrite`, and a folder that is not a bundle ever."""
     target = Path(target)
+    if blocked := file_in_the_way(target):
+        raise ScsmdError(f"{blocked} is a file, so the bundle cannot go in {target}; choose another --models-dir")
     if target.exists() and not overwrite:
         raise ScsmdError(f"{target} already exists; choose another --name or pass --force to replace it")
     if target.exists() and not (target / MANIFEST).is_file():

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scsmd import api
 from scsmd.config import (EXPORT_FORMATS, EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig,
                           model_preset, preprocess_preset, preset as train_preset)
+from scsmd.atomic import file_in_the_way
 from scsmd.errors import ScsmdError
 from scsmd.infer.timing import StageTimer
 from scsmd.io import is_h5ad, read_counts, read_h5ad, write_csv, write_h5ad
@@ -96,6 +97,8 @@ def _refuse_existing(path: Path, force: bool, option: str = "-o") -> None:
     """Existing output files are kept unless --force; a folder is never replaced by a file."""
     if path.is_dir():
         raise ScsmdError(f"{option} {path} is a folder; give a file path, e.g. {path / 'cells.h5ad'}")
+    if blocked := file_in_the_way(path):
+        raise ScsmdError(f"{blocked} is a file, so {option} {path} cannot be written; choose another {option}")
     if path.exists() and not force:
         raise ScsmdError(f"{path} already exists; choose another {option} or pass --force to replace it")
 

@@ -38,6 +38,8 @@ def cells(tmp_path_factory):
     (["train", "cells.h5ad", "-k", "3", "-o", "models/cells/cells.h5ad"], "in the bundle's folder"),
     (["train", "cells.h5ad", "-k", "3", "-o", ".", "--force"], "is a folder"),
     (["embed", "cells.h5ad", "--model", "models/none", "-o", ".", "--force"], "is a folder"),
+    (["train", "cells.h5ad", "-k", "3", "--models-dir", "damaged.h5ad"], "damaged.h5ad is a file"),
+    (["train", "cells.h5ad", "-k", "3", "-o", "damaged.h5ad/out.h5ad"], "damaged.h5ad is a file"),
     (["embed", "cells.h5ad", "--model", "models/none", "--layer", "counts"], "not a model bundle"),
     (["embed", "cells.h5ad", "--model", "models/none"], "not a model bundle"),
     (["evaluate", "cells.h5ad", "--label-key", "cell_type"], "cluster key"),
