@@ -281,12 +281,13 @@ def test_divergence_is_a_clear_error(counts):
         scsmd.train(counts, n_clusters=3, train_config=dataclasses.replace(FAST, pretrain_lr=1e12))
 
 
-def test_leiden_estimate_counts_separated_groups():
+@pytest.mark.parametrize("group_size", [60, 2100])  # 4 x 2100 cells: past 8192, scanpy's neighbours use pynndescent
+def test_leiden_estimate_counts_separated_groups(group_size):
     from scsmd.train.n_clusters import estimate_n_clusters
 
     rng = np.random.default_rng(0)
     centres = rng.normal(0, 30, (4, 10))
-    latent = np.concatenate([centre + rng.normal(0, 1, (60, 10)) for centre in centres])
+    latent = np.concatenate([centre + rng.normal(0, 1, (group_size, 10)) for centre in centres])
     assert estimate_n_clusters(latent, resolution=1.0, seed=0) == 4
     assert estimate_n_clusters(latent, resolution=0.01, seed=0) >= 2  # never one cluster
     assert estimate_n_clusters(latent, resolution=5.0, seed=0) > 4  # a higher resolution, more clusters
