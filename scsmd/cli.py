@@ -15,9 +15,9 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scsmd import api
+from scsmd.atomic import file_in_the_way
 from scsmd.config import (EXPORT_FORMATS, EmbedConfig, ExportConfig, ModelConfig, PreprocessConfig, TrainConfig,
                           model_preset, preprocess_preset, preset as train_preset)
-from scsmd.atomic import file_in_the_way
 from scsmd.errors import ScsmdError
 from scsmd.infer.timing import StageTimer
 from scsmd.io import is_h5ad, read_counts, read_h5ad, write_csv, write_h5ad
