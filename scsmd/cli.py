@@ -96,7 +96,7 @@ def _stem(path: Path) -> str:
 def _refuse_existing(path: Path, force: bool, option: str = "-o") -> None:
     """Existing output files are kept unless --force; a folder is never replaced by a file."""
     if path.is_dir():
-        raise ScsmdError(f"{option} {path} is a folder; give a file path, e.g. {path / 'cells.h5ad'}")
+        raise ScsmdError(f"{option} {path} is a folder; give the path of a file to write")
     if blocked := file_in_the_way(path):
         raise ScsmdError(f"{blocked} is a file, so {option} {path} cannot be written; choose another {option}")
     if path.exists() and not force:
