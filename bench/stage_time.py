@@ -5,11 +5,12 @@
 
 In one process, after the panel and its tensors: seconds per epoch of the image pretraining and of the dense
 branch's pretraining as `scsmd train` runs them (exact kernels; on CUDA a fused Adam), with cuDNN free to pick its
-fastest (nondeterministic) kernels, with PyTorch's default (unfused) Adam, and on CUDA with the pretraining's step
-replayed as a CUDA graph (`TrainConfig.cuda_graphs`; each variant's last pretraining loss beside its seconds); on
-CUDA, the GPU kernels that take longest in one epoch as trained; then KMeans' restarts (`kmeans_centroids`, as
-training calls it) on the pretrained latent on all cores, 4 threads and 1 (`TrainConfig.kmeans_threads`). Every
-variant trains the same freshly seeded model: comparable within one run.
+fastest (nondeterministic) kernels, with PyTorch's default (unfused) Adam, with the image pretraining's convolutions
+in bfloat16 (`TrainConfig.pretrain_bf16`), and on CUDA with its step replayed as a CUDA graph
+(`TrainConfig.cuda_graphs`; each variant's last pretraining loss beside its seconds); on CUDA, the GPU kernels that
+take longest in one epoch as trained; then KMeans' restarts (`kmeans_centroids`, as training calls it) on the
+pretrained latent on all cores, 4 threads and 1 (`TrainConfig.kmeans_threads`). Every variant trains the same
+freshly seeded model: comparable within one run.
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def stage_epochs(variant: str, device: torch.device, data: trainer.TrainData, mo
         trainer.adam = lambda params, device, **options: torch.optim.Adam(params, **options)  # the stages call it
     if variant == "free_kernels" and device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    config = dataclasses.replace(config, cuda_graphs=variant == "cuda_graphs")
+    config = dataclasses.replace(config, cuda_graphs=variant == "cuda_graphs", pretrain_bf16=variant == "bfloat16")
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model = ScSMD(model_config).to(device)
@@ -115,7 +116,7 @@ def main() -> None:
     report["neighbors_s"], neighbors = timed(lambda: trainer.input_neighbors(
         data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed))
     report["epoch_s"] = {}
-    variants = ("as_trained", "free_kernels", "unfused_adam") + (("cuda_graphs",) if device.type == "cuda" else ())
+    variants = ("as_trained", "free_kernels", "unfused_adam", "bfloat16") + (("cuda_graphs",) if device.type == "cuda" else ())
     for variant in variants:
         report["epoch_s"][variant], model = stage_epochs(variant, device, data, model_config, config, neighbors)
         print(variant, report["epoch_s"][variant], flush=True)

@@ -131,6 +131,10 @@ class TrainConfig:
     pretrain_epochs: int = 30
     pretrain_lr: float = 1e-3
     pretrain_schedule: LrSchedule = "cosine"  # cosine decay to zero settles the latent before clustering
+    # its convolutions in bfloat16 (autocast; losses, optimizer and the latent clustered stay float32): on the 2-core
+    # CPU's AMX, pbmc's pretraining 289 s instead of 363 s, but mean ARI over seeds 0-2 baron +0.005, bladder -0.011,
+    # pbmc -0.004, worm -0.024 (bench/README.md, session 38), so off; `scsmd train --bf16` trades them for the time
+    pretrain_bf16: bool = False
     pretrain_nb_weight: float = 0.1  # NB likelihood of the raw panel counts beside the MSE (DCA / scDeepCluster)
     # stage 1b, with a dense branch: scDeepCluster's pretraining (ZINB alone, noisy input, Adam with amsgrad)
     dense_epochs: int = 30

@@ -134,11 +134,19 @@ def _weighted_centroids(latent: torch.Tensor, centroids: torch.Tensor, fuzzifier
     return (weights.T @ latent) / weights.sum(dim=0)[:, None].clamp_min(1e-12)
 
 
-def _reconstruction_errors(model: ScSMD, x: torch.Tensor, counts: torch.Tensor, size_factors: torch.Tensor
-                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _autoencode(model: ScSMD, x: torch.Tensor, bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Latent and reconstruction in float32, the convolutions run in bfloat16 if `bf16` (autocast; its cache of cast
+    weights off, as a captured CUDA graph needs)."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False):
+        latent = model.encoder(x)
+        recon = model.decoder(latent)
+    return latent.float(), recon.float()
+
+
+def _reconstruction_errors(model: ScSMD, x: torch.Tensor, counts: torch.Tensor, size_factors: torch.Tensor,
+                           bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Latent, per-cell MSE of the image's genes, and per-cell mean NB (or ZINB) NLL of their raw counts."""
-    latent = model.encoder(x)
-    recon = model.decoder(latent)
+    latent, recon = _autoencode(model, x, bf16)
     counts = counts[:, :recon.shape[1]]  # the image's genes; those past it are the dense branch's
     nb_error = model.nb_head.nll(recon, counts, size_factors)  # before the MSE: autograd then sums recon's gradients
     # in the order it always has, so NB results stay bit-identical
@@ -207,10 +215,11 @@ def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torc
         """One Adam step on the batch's cells; their mean loss."""
         x = data.inputs[batch]
         if config.pretrain_nb_weight > 0:
-            _, recon_error, nb_error = _reconstruction_errors(model, x, data.counts[batch], data.size_factors[batch])
+            _, recon_error, nb_error = _reconstruction_errors(model, x, data.counts[batch], data.size_factors[batch],
+                                                              config.pretrain_bf16)
             loss = (recon_error + config.pretrain_nb_weight * nb_error).mean()
         else:
-            recon = model.decoder(model.encoder(x))
+            _, recon = _autoencode(model, x, config.pretrain_bf16)
             n_genes = min(data.n_genes, recon.shape[1])
             loss = (recon[:, :n_genes] - x[:, :n_genes]).pow(2).mean()
         optimizer.zero_grad(set_to_none=True)

@@ -142,3 +142,16 @@ def test_every_output_of_a_training_run_is_refused_before_training(cells, tmp_pa
     result = scsmd("train", "cells.h5ad", "-k", "3", cwd=tmp_path)
     assert result.returncode == 2 and "cells_uspace.csv already exists" in result.stderr, result.stderr
     assert not (tmp_path / "models").exists() and (tmp_path / "cells_uspace.csv").read_text() == "kept"
+
+
+def test_train_flags_reach_the_configs(cells, monkeypatch):
+    from typer.testing import CliRunner
+
+    from scsmd import cli
+    seen = {}
+    monkeypatch.setattr(cli, "_train_and_write", lambda adata, **kwargs: seen.update(kwargs))
+    monkeypatch.chdir(cells)
+    for flags, bf16, members in ((["--bf16", "--dense-members", "1"], True, 1), ([], False, 2)):
+        result = CliRunner().invoke(cli.app, ["train", "cells.h5ad", "-k", "3", *flags])
+        assert result.exit_code == 0, result.output
+        assert seen["train_config"].pretrain_bf16 is bf16 and seen["model_config"].dense_members == members

@@ -74,16 +74,34 @@ def test_cuda_training_switches_exact_kernels_on_and_back():
         assert torch.are_deterministic_algorithms_enabled() == before[0]  # a CPU run leaves the settings alone
 
 
-def _pretrained(counts, device: str, cuda_graphs: bool):
+def _pretrained(counts, device: str, cuda_graphs: bool, **fields):
     """train_model's result after pretraining alone: 240 cells in batches of 70, so each epoch ends on 30 cells."""
     data = training_data(counts, select_panel(counts, PreprocessConfig()), PreprocessConfig())
-    config = TrainConfig(batch_size=70, pretrain_epochs=3, device=device, cuda_graphs=cuda_graphs)
+    config = TrainConfig(batch_size=70, pretrain_epochs=3, device=device, cuda_graphs=cuda_graphs, **fields)
     return train_model(data, ModelConfig(n_clusters=3), config)
 
 
 def test_cuda_graphs_change_nothing_off_cuda(counts):
     plain, graphed = (_pretrained(counts, "cpu", flag) for flag in (False, True))
     np.testing.assert_array_equal(plain.latent, graphed.latent)
+
+
+def test_bf16_pretraining_runs_the_convolutions_in_bfloat16_and_the_rest_in_float32(counts, monkeypatch):
+    conv_dtypes = []
+    conv = torch.nn.Conv2d._conv_forward
+    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward",
+                        lambda self, x, weight, bias: conv_dtypes.append((conv(self, x, weight, bias)).dtype)
+                        or conv(self, x, weight, bias))
+    plain = _pretrained(counts, "cpu", False)
+    assert set(conv_dtypes) == {torch.float32}
+    conv_dtypes.clear()
+    runs = [_pretrained(counts, "cpu", False, pretrain_bf16=True) for _ in range(2)]
+    assert set(conv_dtypes) == {torch.bfloat16, torch.float32}  # the steps'; the latent is encoded in float32
+    assert runs[0].latent.dtype == np.float32
+    np.testing.assert_array_equal(runs[0].latent, runs[1].latent)  # a seed still repeats the run
+    losses = [[r["loss"] for r in run.history] for run in (plain, runs[0])]
+    assert losses[1][-1] < losses[1][0] and not np.array_equal(plain.latent, runs[0].latent)
+    np.testing.assert_allclose(losses[1], losses[0], rtol=0.05)  # bfloat16 rounding, not another loss
 
 
 @pytest.mark.gpu
