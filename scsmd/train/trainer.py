@@ -415,6 +415,15 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
         return _train_on(device, data, model_config, config, on_epoch)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bfloat16 natively: any CUDA GPU PyTorch runs on, a CPU with AMX or AVX512-BF16 (others
+    emulate it, slower than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return any(getattr(torch.cpu, check, lambda: False)() for check in ("_is_amx_tile_supported",
+                                                                           "_is_avx512_bf16_supported"))
+
+
 def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, config: TrainConfig,
               on_epoch: EpochCallback | None) -> TrainResult:
     """train_model's stages, once the device and its kernels are set."""
@@ -427,6 +436,9 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
         model = ScSMD(model_config).to(device)
     model.train()
     history: list[dict] = []
+    if config.pretrain_bf16 and not native_bf16(device):
+        log.warning("--bf16: this %s has no native bfloat16, so the pretraining will be slower than in float32; "
+                    "drop --bf16", device.type.upper())
 
     def stage(name: str, n_epochs: int) -> _Stage:
         return _Stage(name, n_epochs, data.n_cells, history, on_epoch)

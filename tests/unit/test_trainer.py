@@ -104,6 +104,18 @@ def test_bf16_pretraining_runs_the_convolutions_in_bfloat16_and_the_rest_in_floa
     np.testing.assert_allclose(losses[1], losses[0], rtol=0.05)  # bfloat16 rounding, not another loss
 
 
+def test_bf16_without_native_support_warns_that_it_is_slower(counts, monkeypatch, caplog):
+    from scsmd.train.trainer import native_bf16
+    assert native_bf16(torch.device("cpu")) == (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    for check in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.setattr(torch.cpu, check, lambda: False)
+    assert not native_bf16(torch.device("cpu"))
+    data = training_data(counts, select_panel(counts, PreprocessConfig(dense_genes=0)), PreprocessConfig(dense_genes=0))
+    with caplog.at_level("WARNING", logger="scsmd"):
+        train_model(data, ModelConfig(n_clusters=3), TrainConfig(batch_size=70, pretrain_epochs=1, pretrain_bf16=True))
+    assert any("no native bfloat16" in r.message and "drop --bf16" in r.message for r in caplog.records)
+
+
 @pytest.mark.gpu
 @GPU
 def test_cuda_graphs_replay_the_eager_pretraining(counts, monkeypatch):
