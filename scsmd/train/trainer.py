@@ -135,8 +135,8 @@ def _weighted_centroids(latent: torch.Tensor, centroids: torch.Tensor, fuzzifier
 
 
 def _autoencode(model: ScSMD, x: torch.Tensor, bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Latent and reconstruction in float32, the convolutions run in bfloat16 if `bf16` (autocast; its cache of cast
-    weights off, as a captured CUDA graph needs)."""
+    """Latent and reconstruction in float32, the convolutions and linear layers run in bfloat16 if `bf16` (autocast;
+    its cache of cast weights off, as a captured CUDA graph needs)."""
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False):
         latent = model.encoder(x)
         recon = model.decoder(latent)
@@ -416,10 +416,10 @@ def train_model(data: TrainData, model_config: ModelConfig, config: TrainConfig,
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether `device` computes bfloat16 natively: any CUDA GPU PyTorch runs on, a CPU with AMX or AVX512-BF16 (others
+    """Whether `device` computes bfloat16 natively: a CUDA GPU from Ampere on, a CPU with AMX or AVX512-BF16 (others
     emulate it, slower than float32)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     return any(getattr(torch.cpu, check, lambda: False)() for check in ("_is_amx_tile_supported",
                                                                            "_is_avx512_bf16_supported"))
 
