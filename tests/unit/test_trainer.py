@@ -89,9 +89,13 @@ def test_cuda_graphs_change_nothing_off_cuda(counts):
 def test_bf16_pretraining_runs_the_convolutions_in_bfloat16_and_the_rest_in_float32(counts, monkeypatch):
     conv_dtypes = []
     conv = torch.nn.Conv2d._conv_forward
-    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward",
-                        lambda self, x, weight, bias: conv_dtypes.append((conv(self, x, weight, bias)).dtype)
-                        or conv(self, x, weight, bias))
+
+    def recorded_conv(self, x, weight, bias):
+        out = conv(self, x, weight, bias)
+        conv_dtypes.append(out.dtype)
+        return out
+
+    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", recorded_conv)
     plain = _pretrained(counts, "cpu", False)
     assert set(conv_dtypes) == {torch.float32}
     conv_dtypes.clear()
