@@ -116,7 +116,8 @@ def main() -> None:
     report["neighbors_s"], neighbors = timed(lambda: trainer.input_neighbors(
         data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed))
     report["epoch_s"] = {}
-    variants = ("as_trained", "free_kernels", "unfused_adam", "bfloat16") + (("cuda_graphs",) if device.type == "cuda" else ())
+    variants = ("as_trained", "free_kernels", "unfused_adam", "bfloat16")
+    variants += ("cuda_graphs",) if device.type == "cuda" else ()
     for variant in variants:
         report["epoch_s"][variant], model = stage_epochs(variant, device, data, model_config, config, neighbors)
         print(variant, report["epoch_s"][variant], flush=True)
