@@ -73,11 +73,11 @@ def test_int8_ships_the_most_gates_that_keep_the_clusters(tiny_bundle, tmp_path,
     shutil.copytree(folder, copy)
     original, calls = export_module.parity, []
 
-    def all_gates_fail(*args):  # the 3-gate variant moves clusters, the others are as they are
-        calls.append(True)
-        return {**original(*args), **({"cluster_agreement": 0.9} if len(calls) == 1 else {})}
+    def three_gates_fail(*args):  # the 3-gate variant moves clusters, the others keep them: how near the 2-gate
+        calls.append(True)  # variant of this 1-epoch bundle comes to 99% is the CPU's int8 rounding (98.75% on a Zen 4)
+        return {**original(*args), "cluster_agreement": 0.9 if len(calls) == 1 else 1.0}
 
-    monkeypatch.setattr(export_module, "parity", all_gates_fail)
+    monkeypatch.setattr(export_module, "parity", three_gates_fail)
     report = scsmd.export(copy, config=ExportConfig(formats=("int8",)))["int8"]
     assert [t["quantized_gates"] for t in report["tried"]] == [3, 2] and report["quantized_gates"] == 2
     assert report["shipped"] and Bundle.load(copy).has(ONNX_INT8)
