@@ -4,8 +4,8 @@
 #   run(command="bash bench/gpu_check.sh", carry=[".whl", ".gpu_data"], timeout_s=560)
 # .whl holds the wheels the device image lacks (scanpy, anndata, pandas 2.3.3, ...) and .gpu_data a copy of
 # ../shared/data/pbmc_10x_4271.h5ad (../shared does not travel; both folders are ignored by git): `bash
-# bench/gpu_prep.sh` fills both here first (17 s). Logs and JSON land in $OUT. Each step has its own limit, so one that hangs costs only
-# itself.
+# bench/gpu_prep.sh` fills both here first (17 s). Logs and JSON land in $OUT. Each step has its own limit, so one
+# that hangs costs only itself.
 set -u
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
