@@ -250,7 +250,8 @@ def main() -> None:
     loaders = {name: load for name, load in loaders.items() if not args.datasets or name in args.datasets}
     results = {}
     for name, load in loaders.items():
-        results[name] = run_dataset(name, subsample(load(), args.subsample), args.seeds, configs, not args.no_baselines, args.auto_k)
+        results[name] = run_dataset(name, subsample(load(), args.subsample), args.seeds, configs,
+                                    not args.no_baselines, args.auto_k)
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=1))
     print(summarize(results))
