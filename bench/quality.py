@@ -70,7 +70,7 @@ def kmeans_pca_scaled(counts, n_clusters: int, seed: int) -> np.ndarray:
     return kmeans_pca(logexpr, n_clusters, seed)
 
 
-COUNT_BASELINES = {"kmeans_pca_2000": kmeans_pca_wide, "kmeans_pca_scaled": kmeans_pca_scaled}  # own panels
+COUNT_BASELINES = {"kmeans_pca_2000": kmeans_pca_wide, "kmeans_pca_scaled": kmeans_pca_scaled}  # each its own panel
 
 
 def leiden_k(logexpr, n_clusters: int, seed: int) -> np.ndarray:
@@ -135,7 +135,8 @@ def run_dataset(name: str, counts: ad.AnnData, seeds: list[int],
     truth = counts.obs[LABEL_KEY].to_numpy()
     k_given_baselines, k_free_baselines = baselines and not auto_k, baselines and auto_k
     fits = {"kmeans_pca": kmeans_pca, "leiden": leiden_k} if k_given_baselines else {}
-    rows: dict[str, list] = {name: [] for name in [*fits, *(COUNT_BASELINES if k_given_baselines else []),
+    count_fits = COUNT_BASELINES if k_given_baselines else {}
+    rows: dict[str, list] = {name: [] for name in [*fits, *count_fits,
                                                    *(LEIDEN_SCANPY if k_free_baselines else []), *configs]}
     for seed in seeds:
         if k_free_baselines:
@@ -152,7 +153,7 @@ def run_dataset(name: str, counts: ad.AnnData, seeds: list[int],
             start = time.perf_counter()
             labels = fit(logexpr, n_clusters, seed)
             rows[method].append({**score_clusters(truth, labels), "seconds": preprocess_s + time.perf_counter() - start})
-        for method, fit in (COUNT_BASELINES.items() if k_given_baselines else ()):
+        for method, fit in count_fits.items():
             start = time.perf_counter()
             labels = fit(counts, n_clusters, seed)
             rows[method].append({**score_clusters(truth, labels), "seconds": time.perf_counter() - start})
