@@ -12,12 +12,12 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.cluster import KMeans
+from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from scsmd.config import LrSchedule, ModelConfig, TrainConfig
+from scsmd.config import FinalPartition, LrSchedule, ModelConfig, TrainConfig
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import squared_distances
 from scsmd.infer.timing import StageTimer
@@ -392,17 +392,38 @@ def kmeans_centroids(latent: np.ndarray, n_clusters: int, config: TrainConfig, r
     return cluster_means(latent, kmeans.labels_, kmeans.cluster_centers_), True
 
 
-def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.ndarray, seed: int, n_neighbors: int = 0,
-                   steps: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Centroids and the labels nearest-centroid assignment gives with them (as embed assigns new cells): Lloyd steps
-    from the head's clusters on the latent averaged over each cell's `n_neighbors` nearest cells `steps` times (0:
-    the raw latent), then, smoothed, those clusters' means on the raw latent; empty head clusters start at
-    `fallback`."""
-    smoothed = smoothed_latent(latent, n_neighbors, steps)
-    clustered = smoothed.astype(np.float64)
+def lloyd_centroids(latent: np.ndarray, clustered: np.ndarray, head_labels: np.ndarray, fallback: np.ndarray,
+                    seed: int, smoothed: bool) -> np.ndarray:
+    """Lloyd steps on `clustered` (the latent, `smoothed` or not) from the head's clusters (an empty one starts at
+    `fallback`); smoothed, those clusters' means on the raw latent."""
     start = cluster_means(clustered, head_labels, fallback)
     kmeans = KMeans(n_clusters=len(start), init=start, n_init=1, random_state=seed).fit(clustered)
-    centroids = kmeans.cluster_centers_ if smoothed is latent else cluster_means(latent, kmeans.labels_, fallback)
+    return cluster_means(latent, kmeans.labels_, fallback) if smoothed else kmeans.cluster_centers_
+
+
+def linkage_centroids(latent: np.ndarray, clustered: np.ndarray, fallback: np.ndarray, max_cells: int, seed: int
+                      ) -> np.ndarray:
+    """Average-linkage clusters of `clustered`, as many as `fallback` has rows, and their means on the raw latent; of
+    at most `max_cells` cells drawn at random (its memory grows with the square of the cells)."""
+    cells = np.arange(len(latent))
+    if len(cells) > max_cells:
+        cells = np.sort(np.random.default_rng(seed).choice(len(cells), max_cells, replace=False))
+    labels = AgglomerativeClustering(n_clusters=len(fallback), linkage="average").fit_predict(clustered[cells])
+    return cluster_means(latent[cells], labels, fallback)
+
+
+def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.ndarray, seed: int, n_neighbors: int = 0,
+                   steps: int = 0, partition: FinalPartition = "lloyd", linkage_cells: int = 10_000
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Centroids and the labels nearest-centroid assignment gives with them (as embed assigns new cells), from the
+    latent averaged over each cell's `n_neighbors` nearest cells `steps` times (0: the raw latent): its clusters by
+    Lloyd steps from the head's ("lloyd") or by average linkage of at most `linkage_cells` cells ("average")."""
+    smoothed = smoothed_latent(latent, n_neighbors, steps)
+    clustered = smoothed.astype(np.float64)
+    if partition == "average":
+        centroids = linkage_centroids(latent, clustered, fallback, linkage_cells, seed)
+    else:
+        centroids = lloyd_centroids(latent, clustered, head_labels, fallback, seed, smoothed is not latent)
     return squared_distances(latent, centroids).argmin(axis=1), centroids
 
 
@@ -487,7 +508,8 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
             labels, final_centroids = final_clusters(latent_np, head_labels,
                                                      centroids.cpu().numpy().astype(np.float64), config.seed,
                                                      config.smoothing_neighbors if smoothed else 0,
-                                                     config.final_smoothing_steps)
+                                                     config.final_smoothing_steps, config.final_partition,
+                                                     config.linkage_cells)
     agreement = float((labels == head_labels).mean())
     log.info("final clusters: nearest-centroid agrees with the %s on %.1f%% of cells",
              "Cellnet head" if config.cellnet_epochs > 0 else "fuzzy memberships", 100 * agreement)

@@ -21,6 +21,8 @@ from scsmd.errors import ScsmdError
     lambda: TrainConfig(dec_schedule="step"),
     lambda: TrainConfig(kmeans_starts=0),
     lambda: TrainConfig(kmeans_threads=0),
+    lambda: TrainConfig(final_partition="ward"),
+    lambda: TrainConfig(linkage_cells=1),
     lambda: TrainConfig(smoothing_neighbors=-1),
     lambda: preset("fastest"),
     lambda: ExportConfig(formats=("tflite",)),

@@ -308,6 +308,22 @@ def test_final_clusters_run_lloyd_on_the_latent_the_start_was_clustered_on():
     np.testing.assert_allclose(centroids, [[0.8], [3.1]])  # the smoothed clusters' means on the raw latent
 
 
+def test_final_clusters_by_average_linkage_keep_a_wide_group_whole_and_a_far_pair_apart():
+    # a 7x7 grid of cells and a tight pair 6 above its edge: K-means' objective (and Lloyd from a head that splits
+    # the grid) cuts the grid in two; average linkage keeps it whole and gives the pair its cluster
+    grid = [[float(x), float(y)] for x in range(-3, 4) for y in range(-3, 4)]
+    latent = np.array(grid + [[0.0, 9.0], [0.2, 9.0]])
+    head = (latent[:, 1] > 0).astype(int)
+    lloyd, _ = final_clusters(latent, head, np.zeros((2, 2)), seed=0)
+    assert len(set(lloyd[:49])) == 2
+    labels, centroids = final_clusters(latent, head, np.zeros((2, 2)), seed=0, partition="average")
+    np.testing.assert_array_equal(labels, [labels[0]] * 49 + [1 - labels[0]] * 2)
+    np.testing.assert_allclose(centroids[labels[[0, -1]]], [[0.0, 0.0], [0.1, 9.0]])  # their means on the raw latent
+    sampled, centroids = final_clusters(latent, head, np.zeros((2, 2)), seed=0, partition="average", linkage_cells=20)
+    d = ((latent[:, None, :] - centroids[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(d.argmin(1), sampled)  # past linkage_cells: a sample's clusters, every cell assigned
+
+
 def test_divergence_is_a_clear_error(counts):
     message = (r"training diverged: the pretrain loss is .* at epoch 1; "
                r"lower that stage's learning rate \(pretrain_lr in TrainConfig\)")
