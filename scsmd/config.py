@@ -188,9 +188,9 @@ class TrainConfig:
     # how the final clusters are drawn from that once-smoothed latent: Lloyd steps from the last stage's clusters
     # ("lloyd"), or average-linkage agglomeration of it ("average", on at most `linkage_cells` cells drawn at random:
     # its memory grows with their square); the centroids are the clusters' means on the raw latent either way.
-    # Average linkage keeps wide types whole (mean ARI baron +0.014, bladder +0.044 over seeds 0-1; the demo's set
-    # +0.058 over five seeds, its sd 0.062 -> 0.007) but joins pbmc's and worm's touching types (pbmc -0.36, worm
-    # -0.15), so Lloyd's stays the default (bench/README.md, session 42)
+    # Average linkage keeps wide types whole (mean ARI baron +0.013 over seeds 0-2, bladder +0.044 over 0-1; the
+    # demo's set +0.058 over five seeds, its sd 0.062 -> 0.007) but joins pbmc's and worm's touching types (pbmc
+    # -0.36, worm -0.15), so Lloyd's stays the default (bench/README.md, session 42)
     final_partition: FinalPartition = "lloyd"
     linkage_cells: int = 10_000
     # stage 2: fuzzy clustering module
