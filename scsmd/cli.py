@@ -213,6 +213,7 @@ def train(
     fuzzy_epochs: Optional[int] = typer.Option(None, "--fuzzy-epochs", help="Fuzzy clustering module epochs (preset's)."),
     cellnet_epochs: Optional[int] = typer.Option(None, "--cellnet-epochs", help="Cellnet module epochs (preset's)."),
     batch_size: int = typer.Option(100, "--batch-size", help="Cells per batch."),
+    partition: Optional[str] = typer.Option(None, "--partition", help="The final clusters: lloyd (Lloyd steps from the last stage's clusters, the default) or average (average linkage: keeps wide types whole; better where types are well separated, worse where they touch; bench/README.md)."),
     bf16: bool = typer.Option(False, "--bf16", help="Pretrain the image autoencoder's convolutions in bfloat16: faster on CPUs with AMX or AVX512-BF16 (pbmc's whole training 0.86x the time on 2 cores), slower on others; mean ARI a little lower on three of four bench sets (bench/README.md)."),
     latent_dim: Optional[int] = typer.Option(None, "--latent-dim", help="Latent size (preset's: 20, reference 10)."),
     likelihood: Optional[str] = typer.Option(None, "--likelihood", help="Count likelihood: zinb or nb (preset's: zinb, reference nb)."),
@@ -233,7 +234,8 @@ def train(
     train_config = train_preset(preset, batch_size=batch_size, seed=seed, device=device, pretrain_epochs=pretrain_epochs,
                                 leiden_resolution=resolution, dec_epochs=dec_epochs, contrast_weight=contrast_weight,
                                 dec_contrast_weight=dec_contrast_weight, fuzzy_epochs=fuzzy_epochs,
-                                cellnet_epochs=cellnet_epochs, pretrain_bf16=bf16)
+                                cellnet_epochs=cellnet_epochs, pretrain_bf16=bf16,
+                                final_partition=partition)
     preprocess_config = preprocess_preset(preset, n_genes=n_genes, dense_genes=dense_genes, hvg_flavor=hvg_flavor,
                                           scale=scale)
     # n_clusters is set by api.train

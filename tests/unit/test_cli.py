@@ -31,6 +31,7 @@ def cells(tmp_path_factory):
     (["train", "cells.h5ad", "-k", "3", "--contrast-weight", "-1"], "contrast_weight must be >= 0"),
     (["train", "cells.h5ad", "-k", "3", "--dec-contrast-weight", "-1"], "dec_contrast_weight >= 0"),
     (["train", "cells.h5ad", "-k", "3", "--dense-members", "0"], "dense_members >= 1"),
+    (["train", "cells.h5ad", "-k", "3", "--partition", "ward"], "final_partition must be lloyd or average"),
     (["train", "cells.h5ad", "-k", "3", "--layer", "counts"], "no layer 'counts'"),
     (["train", "cells.h5ad", "-k", "3", "--resolution", "2"], "give one of the two"),
     (["train", "cells.h5ad", "--resolution", "0"], "leiden_resolution must be > 0"),
@@ -151,7 +152,9 @@ def test_train_flags_reach_the_configs(cells, monkeypatch):
     seen = {}
     monkeypatch.setattr(cli, "_train_and_write", lambda adata, **kwargs: seen.update(kwargs))
     monkeypatch.chdir(cells)
-    for flags, bf16, members in ((["--bf16", "--dense-members", "1"], True, 1), ([], False, 2)):
+    for flags, bf16, members, partition in ((["--bf16", "--dense-members", "1", "--partition", "average"], True, 1,
+                                             "average"), ([], False, 2, "lloyd")):
         result = CliRunner().invoke(cli.app, ["train", "cells.h5ad", "-k", "3", *flags])
         assert result.exit_code == 0, result.output
         assert seen["train_config"].pretrain_bf16 is bf16 and seen["model_config"].dense_members == members
+        assert seen["train_config"].final_partition == partition
