@@ -204,7 +204,7 @@ def train(
     Raises
     ------
     ScsmdError
-        K < 2 or K > number of cells, fewer cells than the batch size, unknown label key, an existing bundle.
+        K < 2 or K > number of cells, unknown label key, an existing bundle.
     """
     timer = StageTimer()
     with timer("imports"):  # the training code and PyTorch, on a first call
@@ -215,9 +215,6 @@ def train(
 
     if n_clusters is not None and not 2 <= n_clusters <= adata.n_obs:
         raise ScsmdError(f"--n-clusters must be between 2 and the number of cells ({adata.n_obs}), got {n_clusters}")
-    if adata.n_obs < train_config.batch_size:
-        raise ScsmdError(f"only {adata.n_obs} cells, fewer than the batch size {train_config.batch_size}; "
-                         "lower --batch-size")
     _check_label_key(adata, label_key)
     if bundle_dir is not None:
         check_writable(bundle_dir, overwrite)

@@ -128,6 +128,10 @@ class TrainConfig:
     # on CUDA, replay the image pretraining's step as one captured graph (scsmd/train/graphs.py): the step is
     # launch-bound there; off until a GPU session measures it (bench/README.md)
     cuda_graphs: bool = False
+    # every stage's epoch draws at least this many cells: a smaller set's epoch goes on into further shuffled passes
+    # (0: one pass), so a set of a few hundred cells or fewer gets about the steps a 500-cell one does; the bench's
+    # sets, all of 500 cells or more, train as before (bench/README.md, session 43)
+    min_epoch_cells: int = 500
     # stage 1: autoencoder pretraining
     pretrain_epochs: int = 30
     pretrain_lr: float = 1e-3
@@ -217,6 +221,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
+        _check(self.min_epoch_cells >= 0, f"min_epoch_cells must be >= 0, got {self.min_epoch_cells}")
         _check(self.dense_batch_size >= 2 and self.dense_noise >= 0 and self.dense_lr > 0,
                f"need dense_batch_size >= 2, dense_noise >= 0, dense_lr > 0, got {self.dense_batch_size}, "
                f"{self.dense_noise}, {self.dense_lr}")
@@ -255,7 +260,8 @@ class TrainConfig:
 # The published schedule (method.md section 3): 20 + 20 + 20 epochs, MSE-only pretraining at a constant rate, on
 # method.md's panel: seurat-ranked genes of log data, unscaled.
 REFERENCE_SCHEDULE = {"pretrain_epochs": 20, "pretrain_schedule": "constant", "pretrain_nb_weight": 0.0,
-                      "kmeans_starts": 10, "smoothing_neighbors": 0, "fuzzy_epochs": 20, "cellnet_epochs": 20}
+                      "kmeans_starts": 10, "smoothing_neighbors": 0, "fuzzy_epochs": 20, "cellnet_epochs": 20,
+                      "min_epoch_cells": 0}
 REFERENCE_PANEL = {"hvg_flavor": "seurat", "scale": False, "dense_genes": 0}
 REFERENCE_MODEL = {"latent_dim": 10, "likelihood": "nb"}
 PRESETS = {"default": ({}, {}, {}), "reference": (REFERENCE_PANEL, REFERENCE_MODEL, REFERENCE_SCHEDULE)}

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from scsmd.config import PreprocessConfig, image_side_for
+from scsmd.errors import ScsmdError
 from scsmd.panel import PanelScaling, library_sizes, logexpr_panel, match_panel, to_inputs
 from scsmd.train.trainer import TrainData
 
@@ -23,7 +24,7 @@ def highly_variable_genes(counts: ad.AnnData, n_genes: int, config: PreprocessCo
     sc.pp.filter_genes(adata, min_cells=config.min_cells)
     n_top = min(n_genes, adata.n_vars)
     if config.hvg_flavor == "seurat_v3":
-        sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat_v3")
+        seurat_v3_genes(adata, n_top)
     else:
         scale = np.divide(config.target_sum, adata.obs["library"].to_numpy(),
                           out=np.zeros(adata.n_obs), where=adata.obs["library"].to_numpy() > 0)
@@ -31,6 +32,27 @@ def highly_variable_genes(counts: ad.AnnData, n_genes: int, config: PreprocessCo
         adata.X.data = np.log1p(adata.X.data)
         sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat")
     return list(adata.var_names[adata.var["highly_variable"].to_numpy()])
+
+
+# seurat_v3's loess of variance on mean: scanpy's span first, then wider ones where few cells leave it singular
+LOESS_SPANS = (0.3, 0.6, 1.0)
+
+
+def seurat_v3_genes(adata: ad.AnnData, n_top: int) -> None:
+    """scanpy's seurat_v3 ranking into `adata.var`; its loess fails on some small sets (scanpy issue 1504: "near
+    singularities"), where a wider span fits, as Seurat's own warning advises."""
+    for span in LOESS_SPANS:
+        try:
+            sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat_v3", span=span)
+        except ValueError as error:  # scikit-misc's loess, singular at this span
+            log.debug("seurat_v3 loess at span %s: %s", span, error)
+            continue
+        if span != LOESS_SPANS[0]:
+            log.warning("seurat_v3's loess is singular on these %d cells at span %s; ranked at span %s", adata.n_obs,
+                        LOESS_SPANS[0], span)
+        return
+    raise ScsmdError(f"seurat_v3's gene ranking fails on these {adata.n_obs} cells at every span tried "
+                     f"({', '.join(map(str, LOESS_SPANS))}); rank genes with --hvg-flavor seurat")
 
 
 def select_panel(counts: ad.AnnData, config: PreprocessConfig) -> list[str]:

@@ -106,13 +106,20 @@ def exact_kernels(device: torch.device) -> Iterator[None]:
         cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = saved[2:]
 
 
-def _batches(data: TrainData, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Shuffled index batches on the data's device; a trailing batch of one cell is dropped (BatchNorm needs two)."""
-    order = torch.randperm(data.n_cells, generator=generator).to(data.inputs.device)
-    for start in range(0, data.n_cells, batch_size):
-        batch = order[start:start + batch_size]
-        if len(batch) >= 2:
-            yield batch
+def shuffled_batches(data: TrainData, batch_size: int, generator: torch.Generator, min_cells: int = 0
+                     ) -> Iterator[torch.Tensor]:
+    """Shuffled index batches on the data's device: one pass over the cells, and more passes' batches until at least
+    `min_cells` cells were drawn; a trailing batch of one cell is dropped (BatchNorm needs two)."""
+    drawn, target = 0, max(min_cells, data.n_cells)
+    while drawn < target:
+        order = torch.randperm(data.n_cells, generator=generator).to(data.inputs.device)
+        for start in range(0, data.n_cells, batch_size):
+            batch = order[start:start + batch_size]
+            if len(batch) >= 2:
+                yield batch
+            drawn += len(batch)
+            if drawn >= target:
+                return
 
 
 @torch.no_grad()
@@ -158,13 +165,14 @@ def _reconstruction_errors(model: ScSMD, x: torch.Tensor, counts: torch.Tensor, 
 class _Stage:
     """Times one stage's epochs and reports them to the history and the callback."""
 
-    def __init__(self, name: str, n_epochs: int, n_cells: int, history: list[dict], on_epoch: EpochCallback | None):
-        self.name, self.n_epochs, self.n_cells = name, n_epochs, n_cells
+    def __init__(self, name: str, n_epochs: int, history: list[dict], on_epoch: EpochCallback | None):
+        self.name, self.n_epochs = name, n_epochs
         self.history, self.on_epoch = history, on_epoch
 
-    def add(self, batch_loss: torch.Tensor, batch_cells: int) -> None:
+    def add(self, batch_loss: torch.Tensor, batch_cells: float) -> None:
         """Count one batch's mean loss towards the epoch's, on the device: no GPU sync per batch."""
         self._total = self._total + batch_loss.detach() * batch_cells
+        self._cells += batch_cells
 
     def epochs(self) -> Iterator[int]:
         """Yield epoch indices; the caller add()s each batch's loss inside each. Epoch 0 announces the stage."""
@@ -172,15 +180,16 @@ class _Stage:
             self.on_epoch({"stage": self.name, "epoch": 0, "n_epochs": self.n_epochs})
         for epoch in range(self.n_epochs):
             self._total: torch.Tensor | float = 0.0
+            self._cells = 0.0
             start = time.perf_counter()
             yield epoch
-            self.loss = float(self._total) / self.n_cells
+            self.loss = float(self._total) / self._cells
             seconds = time.perf_counter() - start
             if not np.isfinite(self.loss):  # a NaN latent would only surface later as a KMeans traceback
                 raise ScsmdError(f"training diverged: the {self.name} loss is {self.loss} at epoch {epoch + 1}; "
                                  f"lower that stage's learning rate ({STAGE_RATES[self.name]} in TrainConfig)")
             record = {"stage": self.name, "epoch": epoch + 1, "n_epochs": self.n_epochs, "loss": self.loss,
-                      "seconds": seconds, "cells_per_s": self.n_cells / max(seconds, 1e-9)}
+                      "seconds": seconds, "cells_per_s": self._cells / max(seconds, 1e-9)}
             self.history.append(record)
             log.debug("%s epoch %d/%d loss %.5f", self.name, epoch + 1, self.n_epochs, self.loss)
             if self.on_epoch is not None:
@@ -229,7 +238,7 @@ def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torc
 
     run = GraphedStep(step, config.batch_size) if graphed else step
     for _ in stage.epochs():
-        for batch in _batches(data, config.batch_size, generator):
+        for batch in shuffled_batches(data, config.batch_size, generator, config.min_epoch_cells):
             stage.add(run(batch), len(batch))
         if schedule is not None:
             schedule.step()
@@ -259,7 +268,7 @@ def pretrain_dense(members: torch.nn.ModuleList, data: TrainData, neighbors: tor
     optimizers = [adam(member.parameters(), data.inputs.device, lr=config.dense_lr, amsgrad=True) for member in members]
     for _ in stage.epochs():
         for member, optimizer in zip(members, optimizers):
-            for batch in _batches(data, config.dense_batch_size, generator):
+            for batch in shuffled_batches(data, config.dense_batch_size, generator, config.min_epoch_cells):
                 x = data.inputs[batch]
                 latent = member.encoder(x + config.dense_noise * torch.randn_like(x))
                 loss = member.nll_of_latent(latent, data.counts[batch], data.size_factors[batch]).mean() / data.n_genes
@@ -269,7 +278,7 @@ def pretrain_dense(members: torch.nn.ModuleList, data: TrainData, neighbors: tor
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                stage.add(loss / len(members), len(batch))
+                stage.add(loss, len(batch) / len(members))  # the epoch's loss: the members' mean
 
 
 def dec_stage(model: ScSMD, data: TrainData, image_latent: torch.Tensor, centroids: torch.Tensor,
@@ -286,7 +295,7 @@ def dec_stage(model: ScSMD, data: TrainData, image_latent: torch.Tensor, centroi
     for _ in stage.epochs():
         dense_latent = encode(model, data.inputs, encoder=embedder.dense)
         target = sharpened_target(student_t_memberships(embedder.combine(image_latent, dense_latent), centroids.detach()))
-        for batch in _batches(data, config.dense_batch_size, generator):
+        for batch in shuffled_batches(data, config.dense_batch_size, generator, config.min_epoch_cells):
             x, counts, size_factors = data.inputs[batch], data.counts[batch], data.size_factors[batch]
             noisy = x + config.dense_noise * torch.randn_like(x)
             noisy_latents = [member.encoder(noisy) for member in model.dense]
@@ -316,7 +325,7 @@ def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: 
     params = [*embedder.parameters(), *model.decoder.parameters(), *model.nb_head.parameters()]
     optimizer = torch.optim.SGD(params, lr=config.fuzzy_lr, momentum=config.fuzzy_momentum)
     for epoch in stage.epochs():
-        for batch in _batches(data, config.batch_size, generator):
+        for batch in shuffled_batches(data, config.batch_size, generator, config.min_epoch_cells):
             x = data.inputs[batch]
             latent, recon_error, nb_error = _reconstruction_errors(
                 model, x, data.counts[batch], data.size_factors[batch])
@@ -343,7 +352,7 @@ def cellnet_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config
     ], data.inputs.device)
     for epoch in stage.epochs():
         use_fuzzy_targets = epoch <= config.fuzzy_target_epochs
-        for batch in _batches(data, config.batch_size, generator):
+        for batch in shuffled_batches(data, config.batch_size, generator, config.min_epoch_cells):
             latent = embedder(data.inputs[batch])
             cluster_probs = model.cluster_head(latent)
             source = fuzzy_memberships(latent.detach(), centroids, config.fuzzifier) if use_fuzzy_targets else cluster_probs
@@ -462,7 +471,7 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
                     "drop --bf16", device.type.upper())
 
     def stage(name: str, n_epochs: int) -> _Stage:
-        return _Stage(name, n_epochs, data.n_cells, history, on_epoch)
+        return _Stage(name, n_epochs, history, on_epoch)
 
     pretrain(model, data, config, generator, stage("pretrain", config.pretrain_epochs))
     if model.dense is None:

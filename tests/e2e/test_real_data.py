@@ -12,7 +12,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from conftest import real_data
 from scsmd import api
-from scsmd.config import EmbedConfig
+from scsmd.config import EmbedConfig, TrainConfig
 from scsmd.io import read_counts
 
 pytestmark = pytest.mark.slow
@@ -161,3 +161,17 @@ def test_training_without_k_estimates_it_near_the_annotation(tmp_path):
     assert f"K {k} (estimated: Leiden at resolution 0.5" in result.stdout
     assert 13 / 2 <= k <= 13 * 2  # the annotation's 13 types within a factor of two
     assert out.obs["scsmd_cluster"].nunique() == k and out.uns["scsmd"]["metrics"]["ari"] > ARI_FLOOR
+
+
+def test_a_hundred_cells_train_where_scanpys_seurat_v3_loess_is_singular(caplog):
+    import scanpy as sc
+
+    counts = ad.read_h5ad(real_data("mouse_bladder_2100.h5ad"))
+    counts = counts[np.sort(np.random.default_rng(0).choice(counts.n_obs, 100, replace=False))].copy()
+    filtered = sc.pp.filter_genes(counts, min_cells=3, copy=True)
+    with pytest.raises(ValueError, match="singularities"):  # scanpy's own call at its default span fails here
+        sc.pp.highly_variable_genes(filtered, n_top_genes=784, flavor="seurat_v3")
+    short = TrainConfig(pretrain_epochs=2, dense_epochs=2, dec_epochs=2)  # 100 cells: fewer than a batch too
+    api.train(counts, n_clusters=counts.obs["cell_type"].nunique(), train_config=short)
+    assert "ranked at span 0.6" in caplog.text
+    assert counts.obs["scsmd_cluster"].nunique() >= 2 and np.isfinite(counts.obsm["X_scsmd"]).all()

@@ -26,7 +26,6 @@ def cells(tmp_path_factory):
     (["train", "cells.h5ad", "-k", "3", "--label-key", "nope"], "label key 'nope'"),
     (["train", "cells.h5ad", "-k", "3", "--label-key", "batch"], "holds 1 distinct label(s)"),
     (["train", "damaged.h5ad", "-k", "3"], "cannot read"),
-    (["train", "cells.h5ad", "-k", "3", "--batch-size", "500"], "batch size"),
     (["train", "cells.h5ad", "-k", "3", "--device", "tpu"], "device"),
     (["train", "cells.h5ad", "-k", "3", "--contrast-weight", "-1"], "contrast_weight must be >= 0"),
     (["train", "cells.h5ad", "-k", "3", "--dec-contrast-weight", "-1"], "dec_contrast_weight >= 0"),

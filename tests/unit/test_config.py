@@ -15,6 +15,7 @@ from scsmd.errors import ScsmdError
     lambda: ModelConfig(dilations=()),
     lambda: TrainConfig(fuzzifier=1.0),
     lambda: TrainConfig(batch_size=1),
+    lambda: TrainConfig(min_epoch_cells=-1),
     lambda: TrainConfig(device="tpu"),
     lambda: TrainConfig(similar_above=0.1, dissimilar_below=0.2),
     lambda: TrainConfig(pretrain_schedule="step"),

@@ -9,7 +9,8 @@ from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, preset
 from scsmd.errors import ScsmdError
 from scsmd.train.losses import student_t_memberships
 from scsmd.train.preprocess import select_panel, training_data
-from scsmd.train.trainer import adam, exact_kernels, final_clusters, input_neighbors, smoothed_latent, train_model
+from scsmd.train.trainer import (adam, exact_kernels, final_clusters, input_neighbors, shuffled_batches, smoothed_latent,
+                                  train_model)
 
 FAST = preset("reference", batch_size=60, pretrain_epochs=1, fuzzy_epochs=1, cellnet_epochs=1)
 
@@ -22,6 +23,29 @@ def test_panel_and_tensors(counts):
     assert data.inputs.shape == (240, 784) and data.counts.shape == (240, 500)
     assert torch.all(data.inputs[:, 500:] == 0)  # zero padding after the panel
     assert torch.isclose(data.size_factors.median(), torch.tensor(1.0), atol=0.02)
+
+
+def test_seurat_v3_ranking_widens_a_singular_loess_span_and_says_so(counts, monkeypatch, caplog):
+    import scanpy as sc
+
+    from scsmd.train import preprocess
+    ranking = sc.pp.highly_variable_genes
+    spans = []
+
+    def singular_below(limit):
+        def rank(adata, span=0.3, **kwargs):
+            spans.append(span)
+            if span < limit:
+                raise ValueError("b'There are other near singularities as well. 0.01561'")
+            return ranking(adata, span=span, **kwargs)
+        return rank
+
+    monkeypatch.setattr(preprocess.sc.pp, "highly_variable_genes", singular_below(0.5))
+    assert len(select_panel(counts, PreprocessConfig(dense_genes=0))) == 784 and spans == [0.3, 0.6]
+    assert "ranked at span 0.6" in caplog.text
+    monkeypatch.setattr(preprocess.sc.pp, "highly_variable_genes", singular_below(2.0))
+    with pytest.raises(ScsmdError, match="--hvg-flavor seurat"):
+        select_panel(counts, PreprocessConfig(dense_genes=0))
 
 
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -77,7 +101,8 @@ def test_cuda_training_switches_exact_kernels_on_and_back():
 def _pretrained(counts, device: str, cuda_graphs: bool, **fields):
     """train_model's result after pretraining alone: 240 cells in batches of 70, so each epoch ends on 30 cells."""
     data = training_data(counts, select_panel(counts, PreprocessConfig()), PreprocessConfig())
-    config = TrainConfig(batch_size=70, pretrain_epochs=3, device=device, cuda_graphs=cuda_graphs, **fields)
+    config = TrainConfig(batch_size=70, pretrain_epochs=3, device=device, cuda_graphs=cuda_graphs, min_epoch_cells=0,
+                         **fields)
     return train_model(data, ModelConfig(n_clusters=3), config)
 
 
@@ -239,11 +264,28 @@ def test_final_clusters_are_nearest_centroid(counts):
     ({"n_clusters": 1}, "--n-clusters"),
     ({"n_clusters": 500}, "--n-clusters"),
     ({"n_clusters": 3, "label_key": "nope"}, "label key"),
-    ({"n_clusters": 3, "train_config": TrainConfig(batch_size=300)}, "batch size"),
 ])
 def test_bad_training_requests(counts, kwargs, message):
     with pytest.raises(ScsmdError, match=message):
         scsmd.train(counts, **kwargs)
+
+
+def test_a_small_set_draws_each_epoch_in_whole_passes_and_a_large_one_in_one(counts):
+    data = training_data(counts[:60], select_panel(counts, PreprocessConfig()), PreprocessConfig())
+    batches = list(shuffled_batches(data, 100, torch.Generator().manual_seed(0), min_cells=500))
+    assert len(batches) == 9  # ceil(500 / 60) passes of one 60-cell batch each
+    assert all(torch.equal(batch.sort().values, torch.arange(60)) for batch in batches)
+    sizes = [len(b) for b in shuffled_batches(data, 25, torch.Generator().manual_seed(0), min_cells=100)]
+    assert sizes == [25, 25, 10, 25, 25]  # a pass, then the next one's batches until 100 cells were drawn
+    one_pass, floor_met = (list(shuffled_batches(data, 25, torch.Generator().manual_seed(0), min_cells=cells))
+                           for cells in (0, 60))
+    assert len(one_pass) == 3 and all(torch.equal(a, b) for a, b in zip(one_pass, floor_met, strict=True))
+
+
+def test_a_set_smaller_than_a_batch_trains(counts):
+    small = counts[:50].copy()
+    scsmd.train(small, n_clusters=3, train_config=dataclasses.replace(FAST, min_epoch_cells=200))
+    assert small.obs["scsmd_cluster"].nunique() >= 2 and np.isfinite(small.obsm["X_scsmd"]).all()
 
 
 @pytest.mark.parametrize("damage, message", [
