@@ -17,21 +17,36 @@ from scsmd.train.trainer import TrainData
 log = logging.getLogger(__name__)
 
 
-def highly_variable_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> list[str]:
-    """Genes in >= min_cells cells, then the top `n_genes` highly variable ones, in input order."""
+def ranked_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> list[str]:
+    """Genes in >= min_cells cells, then the top `n_genes` highly variable ones, the most variable first: scanpy
+    ranks each gene alike whatever `n_top_genes` is, so one ranking gives the image's top genes and the dense ones."""
     adata = ad.AnnData(sp.csr_matrix(counts.X, dtype=np.float32), obs=counts.obs[[]], var=counts.var[[]])
     adata.obs["library"] = library_sizes(adata.X)
     sc.pp.filter_genes(adata, min_cells=config.min_cells)
     n_top = min(n_genes, adata.n_vars)
     if config.hvg_flavor == "seurat_v3":
         seurat_v3_genes(adata, n_top)
+        order = adata.var["highly_variable_rank"].to_numpy()  # 0 the most variable, NaN past n_top
     else:
         scale = np.divide(config.target_sum, adata.obs["library"].to_numpy(),
                           out=np.zeros(adata.n_obs), where=adata.obs["library"].to_numpy() > 0)
         adata.X = sp.csr_matrix(sp.diags(scale) @ adata.X)
         adata.X.data = np.log1p(adata.X.data)
         sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat")
-    return list(adata.var_names[adata.var["highly_variable"].to_numpy()])
+        order = -adata.var["dispersions_norm"].to_numpy()
+    chosen = np.flatnonzero(adata.var["highly_variable"].to_numpy())
+    return list(adata.var_names[chosen[np.argsort(order[chosen], kind="stable")]])
+
+
+def highly_variable_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> list[str]:
+    """Genes in >= min_cells cells, then the top `n_genes` highly variable ones, in input order."""
+    return in_input_order(ranked_genes(counts, n_genes, config), counts)
+
+
+def in_input_order(genes: list[str], counts: ad.AnnData) -> list[str]:
+    """`genes` in the order of the input's columns."""
+    column = {gene: i for i, gene in enumerate(counts.var_names)}
+    return sorted(genes, key=column.__getitem__)
 
 
 # seurat_v3's loess of variance on mean: scanpy's span first, then wider ones where few cells leave it singular
@@ -58,14 +73,12 @@ def seurat_v3_genes(adata: ad.AnnData, n_top: int) -> None:
 def select_panel(counts: ad.AnnData, config: PreprocessConfig) -> list[str]:
     """The method's panel: the top `config.n_genes` highly variable genes (fewer when fewer pass the filter), then
     with a dense branch the rest of the top `config.dense_genes`, each part in input order."""
-    panel = highly_variable_genes(counts, config.n_genes, config)
-    if len(panel) < config.n_genes:
-        log.warning("only %d genes pass the filter; the panel is zero-padded to %d", len(panel),
-                    image_side_for(len(panel)) ** 2)
-    if config.dense_genes > config.n_genes:
-        in_image = set(panel)
-        panel += [gene for gene in highly_variable_genes(counts, config.dense_genes, config) if gene not in in_image]
-    return panel
+    ranked = ranked_genes(counts, max(config.n_genes, config.dense_genes), config)
+    image, dense = (in_input_order(part, counts) for part in (ranked[:config.n_genes], ranked[config.n_genes:]))
+    if len(image) < config.n_genes:
+        log.warning("only %d genes pass the filter; the panel is zero-padded to %d", len(image),
+                    image_side_for(len(image)) ** 2)
+    return image + dense
 
 
 def size_factors(counts: sp.spmatrix) -> np.ndarray:
