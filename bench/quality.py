@@ -3,7 +3,7 @@
     python bench/quality.py [--data-dir ../shared/data] [--seeds 0 1 2] [--presets default reference]
                             [--set FIELD=VALUE ...] [--n-genes N] [--hvg-flavor F] [--scale | --no-scale]
                             [--dense-genes G] [--dense-members M] [--dense-weight W] [--latent-dim D]
-                            [--likelihood nb|zinb] [--no-baselines] [--auto-k] [--subsample N]
+                            [--likelihood nb|zinb] [--no-baselines] [--auto-k] [--subsample N] [--per-type N]
                             [--out bench/results/quality.json]
 
 Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times; for scsmd also the ARI of the
@@ -19,6 +19,9 @@ true K: scsmd estimates it (Leiden on its pretrained latent), and the baseline i
 seurat genes, scaled, 50 PCs, 15-NN graph, Leiden at resolution 1, scanpy's default, and 0.5, scsmd's); each row
 then reports the K it used. `--subsample N` scores every method on N cells of each set drawn at random (the same
 cells for every seed and method; K: the types among them), for the small data sets many published benchmarks are.
+`--per-type N` draws at most N cells of each type instead (random state 0): small sets whose types are about equally
+large, as the classic small benchmarks' are, rather than a large set's rare types shrunk to a cell or two. The labels
+only choose the cells scored; no method sees them.
 """
 from __future__ import annotations
 
@@ -116,12 +119,18 @@ def demo_counts() -> ad.AnnData:
     return counts
 
 
-def subsample(counts: ad.AnnData, n_cells: int | None) -> ad.AnnData:
-    """`n_cells` of the set's cells drawn at random (random state 0, so every run sees the same), or all of them."""
-    if n_cells is None or n_cells >= counts.n_obs:
+def subsample(counts: ad.AnnData, n_cells: int | None = None, per_type: int | None = None) -> ad.AnnData:
+    """`n_cells` of the set's cells drawn at random, or at most `per_type` of each type (random state 0, so every run
+    sees the same), or all of them."""
+    rng = np.random.default_rng(0)
+    if per_type is not None:
+        types = counts.obs[LABEL_KEY].astype(str).to_numpy()
+        keep = np.concatenate([rng.permutation(np.flatnonzero(types == t))[:per_type] for t in np.unique(types)])
+    elif n_cells is not None and n_cells < counts.n_obs:
+        keep = rng.choice(counts.n_obs, n_cells, replace=False)
+    else:
         return counts
-    keep = np.sort(np.random.default_rng(0).choice(counts.n_obs, n_cells, replace=False))
-    sample = counts[keep].copy()
+    sample = counts[np.sort(keep)].copy()
     sample.obs[LABEL_KEY] = sample.obs[LABEL_KEY].astype(str)  # K: the types drawn, not the set's
     return sample
 
@@ -242,8 +251,11 @@ def main() -> None:
     parser.add_argument("--likelihood", choices=["nb", "zinb"], help="scsmd's count likelihood (ablation; each preset's).")
     parser.add_argument("--auto-k", action="store_true", help="Tell no method K: scsmd estimates it (see above).")
     parser.add_argument("--subsample", type=int, metavar="N", help="Score on N random cells of each set (see above).")
+    parser.add_argument("--per-type", type=int, metavar="N", help="Score on at most N cells of each type (see above).")
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality.json"))
     args = parser.parse_args()
+    if args.subsample is not None and args.per_type is not None:
+        parser.error("give --subsample or --per-type, not both")
     overrides = parse_overrides(args.set)
     panel_overrides = {"n_genes": args.n_genes, "hvg_flavor": args.hvg_flavor, "scale": args.scale,
                        "dense_genes": args.dense_genes}
@@ -260,7 +272,7 @@ def main() -> None:
     loaders = {name: load for name, load in loaders.items() if not args.datasets or name in args.datasets}
     results = {}
     for name, load in loaders.items():
-        results[name] = run_dataset(name, subsample(load(), args.subsample), args.seeds, configs,
+        results[name] = run_dataset(name, subsample(load(), args.subsample, args.per_type), args.seeds, configs,
                                     not args.no_baselines, args.auto_k)
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=1))

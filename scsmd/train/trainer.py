@@ -479,8 +479,9 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
             latent = encode(model, data.inputs)
     else:
         with timer("neighbors"):
-            neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed) \
-                if config.contrast_weight > 0 or config.dec_contrast_weight > 0 else None
+            contrast = config.contrast_weight > 0 or config.dec_contrast_weight > 0
+            neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.neighbor_pcs(data.n_cells),
+                                        config.seed) if contrast else None
         pretrain_dense(model.dense, data, neighbors if config.contrast_weight > 0 else None, config, generator,
                        stage("dense", config.dense_epochs))
         with timer("encode"):
