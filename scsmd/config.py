@@ -156,13 +156,6 @@ class TrainConfig:
     contrast_temperature: float = 0.7
     contrast_neighbors: int = 10
     contrast_pcs: int = 50
-    # on fewer cells, at most one component per `contrast_cells_per_pc` cells (at least `contrast_min_pcs`): a few
-    # hundred cells do not resolve 50 components above noise, and the neighbours the late ones add mix types (10-NN
-    # label purity at 250 cells on 50 / 12 PCs: baron 0.78 / 0.90, bladder 0.55 / 0.71, pbmc 0.68 / 0.83, worm 0.53 /
-    # 0.64). Mean ARI over the four bench sets' random samples and seeds 0-2: +0.146 at 100 cells, +0.076 at 250
-    # (worm -0.080), +0.012 at 500; sets of 1000 cells or more keep 50 (bench/README.md, session 44)
-    contrast_cells_per_pc: int = 20
-    contrast_min_pcs: int = 10
     # stage 1c, with a dense branch: scDeepCluster's clustering stage (DEC) on the joint latent from the KMeans
     # clusters: the dense members learn to sharpen them (KL to DEC's target) beside their ZINB; the image block is fixed.
     # End to end: worm +0.032 mean ARI (sd 0.058 -> 0.029), pbmc +0.005, baron -0.006, bladder -0.008 (bench/README.md,
@@ -236,9 +229,6 @@ class TrainConfig:
         _check(self.contrast_temperature > 0 and self.contrast_neighbors >= 1 and self.contrast_pcs >= 1,
                f"need contrast_temperature > 0, contrast_neighbors >= 1, contrast_pcs >= 1, got "
                f"{self.contrast_temperature}, {self.contrast_neighbors}, {self.contrast_pcs}")
-        _check(self.contrast_cells_per_pc >= 1 and self.contrast_min_pcs >= 1,
-               f"need contrast_cells_per_pc >= 1 and contrast_min_pcs >= 1, got {self.contrast_cells_per_pc}, "
-               f"{self.contrast_min_pcs}")
         _check(self.dec_lr > 0 and self.dec_weight >= 0 and self.dec_contrast_weight >= 0,
                f"need dec_lr > 0, dec_weight >= 0 and dec_contrast_weight >= 0, got {self.dec_lr}, {self.dec_weight}, "
                f"{self.dec_contrast_weight}")
@@ -265,10 +255,6 @@ class TrainConfig:
         _check(self.label_head_genes >= 1, f"label_head_genes must be >= 1, got {self.label_head_genes}")
         _check(self.label_head_c > 0, f"label_head_c must be > 0, got {self.label_head_c}")
         _check(0 < self.novelty_quantile <= 1, f"novelty_quantile must be in (0, 1], got {self.novelty_quantile}")
-
-    def neighbor_pcs(self, n_cells: int) -> int:
-        """Principal components the contrastive term's input neighbours are found on, for a set of `n_cells`."""
-        return min(self.contrast_pcs, max(self.contrast_min_pcs, n_cells // self.contrast_cells_per_pc))
 
 
 # The published schedule (method.md section 3): 20 + 20 + 20 epochs, MSE-only pretraining at a constant rate, on

@@ -479,9 +479,8 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
             latent = encode(model, data.inputs)
     else:
         with timer("neighbors"):
-            contrast = config.contrast_weight > 0 or config.dec_contrast_weight > 0
-            neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.neighbor_pcs(data.n_cells),
-                                        config.seed) if contrast else None
+            neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed) \
+                if config.contrast_weight > 0 or config.dec_contrast_weight > 0 else None
         pretrain_dense(model.dense, data, neighbors if config.contrast_weight > 0 else None, config, generator,
                        stage("dense", config.dense_epochs))
         with timer("encode"):

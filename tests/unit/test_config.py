@@ -16,7 +16,6 @@ from scsmd.errors import ScsmdError
     lambda: TrainConfig(fuzzifier=1.0),
     lambda: TrainConfig(batch_size=1),
     lambda: TrainConfig(min_epoch_cells=-1),
-    lambda: TrainConfig(contrast_cells_per_pc=0),
     lambda: TrainConfig(device="tpu"),
     lambda: TrainConfig(similar_above=0.1, dissimilar_below=0.2),
     lambda: TrainConfig(pretrain_schedule="step"),
@@ -34,12 +33,6 @@ from scsmd.errors import ScsmdError
 def test_bad_values_are_user_errors(make):
     with pytest.raises(ScsmdError):
         make()
-
-
-def test_a_small_set_finds_its_contrastive_neighbours_on_fewer_components():
-    config = TrainConfig()
-    assert [config.neighbor_pcs(n) for n in (40, 100, 250, 500, 999, 1000, 4271)] == [10, 10, 12, 25, 49, 50, 50]
-    assert TrainConfig(contrast_pcs=8).neighbor_pcs(4271) == 8  # never more than asked for
 
 
 def test_round_trip_through_dict():
