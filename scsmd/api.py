@@ -137,16 +137,15 @@ def _cluster_labels(adata: ad.AnnData, clusters: np.ndarray, n_clusters: int, la
     return entries
 
 
-def _fit_label_head(adata: ad.AnnData, latent: np.ndarray, label_key: str, preprocess_config: PreprocessConfig,
-                    train_config: TrainConfig, model_config: ModelConfig) -> tuple[LabelHead, float]:
-    """The label head on the frozen latent and its own HVGs (chosen on every cell, label-free), fitted on the
-    labelled cells, and its accuracy on them."""
+def _fit_label_head(adata: ad.AnnData, latent: np.ndarray, label_key: str, head_genes: list[str],
+                    preprocess_config: PreprocessConfig, train_config: TrainConfig,
+                    model_config: ModelConfig) -> tuple[LabelHead, float]:
+    """The label head on the frozen latent and its own HVGs (`head_genes`, chosen on every cell, label-free),
+    fitted on the labelled cells, and its accuracy on them."""
     from scsmd.train.label_head import fit_label_head, latent_weights
-    from scsmd.train.preprocess import highly_variable_genes
 
     known = labelled(adata.obs[label_key])
     truth = adata.obs[label_key].to_numpy()[known].astype(str)
-    head_genes = highly_variable_genes(adata, train_config.label_head_genes, preprocess_config)
     head_logexpr = logexpr_panel(adata.X[known], match_panel(list(adata.var_names), head_genes),
                                  target_sum=preprocess_config.target_sum)
     head = fit_label_head(head_logexpr, latent[known], truth, head_genes, train_config.label_head_c,
@@ -210,7 +209,7 @@ def train(
     with timer("imports"):  # the training code and PyTorch, on a first call
         from scsmd.train.bundle_io import save_weights
         from scsmd.train.n_clusters import estimate_source
-        from scsmd.train.preprocess import select_panel, training_data
+        from scsmd.train.preprocess import in_input_order, panel_from_ranking, panel_ranks, ranked_genes, training_data
         from scsmd.train.trainer import train_model
 
     if n_clusters is not None and not 2 <= n_clusters <= adata.n_obs:
@@ -220,7 +219,10 @@ def train(
         check_writable(bundle_dir, overwrite)
     with timer("panel"):
         counts = _counts_only(adata, layer)
-        panel = select_panel(counts, preprocess_config)
+        head_wanted = bool(label_key) and bundle_dir is not None  # the head lives in the bundle; nothing else uses it
+        n_ranked = max(panel_ranks(preprocess_config), train_config.label_head_genes if head_wanted else 0)
+        ranked = ranked_genes(counts, n_ranked, preprocess_config)  # once, for the panel and the label head
+        panel = panel_from_ranking(ranked, counts, preprocess_config)
         side = preprocess_config.image_side(len(panel))
         model_config = dataclasses.replace(model_config or ModelConfig(), n_clusters=n_clusters, image_side=side,
                                            dense_genes=len(panel) if preprocess_config.dense_genes else 0)
@@ -237,10 +239,11 @@ def train(
     cluster_labels = _cluster_labels(adata, result.labels, n_clusters, label_key) if label_key else None
     metrics = score_clusters(adata.obs[label_key], result.labels) if label_key else None
     head, head_accuracy = None, None
-    if label_key and bundle_dir is not None:  # the head lives in the bundle; nothing else uses it
+    if head_wanted:
         with timer("label_head"):
-            head, head_accuracy = _fit_label_head(counts, result.latent, label_key, preprocess_config, train_config,
-                                                    model_config)
+            head_genes = in_input_order(ranked[:train_config.label_head_genes], counts)
+            head, head_accuracy = _fit_label_head(counts, result.latent, label_key, head_genes, preprocess_config,
+                                                  train_config, model_config)
 
     adata.obsm[key_added] = result.latent.astype(np.float32)
     adata.obs[CLUSTER_KEY] = pd.Categorical(result.labels.astype(str), categories=[str(k) for k in range(n_clusters)])

@@ -73,8 +73,19 @@ def seurat_v3_genes(adata: ad.AnnData, n_top: int) -> None:
 def select_panel(counts: ad.AnnData, config: PreprocessConfig) -> list[str]:
     """The method's panel: the top `config.n_genes` highly variable genes (fewer when fewer pass the filter), then
     with a dense branch the rest of the top `config.dense_genes`, each part in input order."""
-    ranked = ranked_genes(counts, max(config.n_genes, config.dense_genes), config)
-    image, dense = (in_input_order(part, counts) for part in (ranked[:config.n_genes], ranked[config.n_genes:]))
+    return panel_from_ranking(ranked_genes(counts, panel_ranks(config), config), counts, config)
+
+
+def panel_ranks(config: PreprocessConfig) -> int:
+    """How many of the ranked genes the panel takes: the image's, or the dense branch's when it reaches further."""
+    return max(config.n_genes, config.dense_genes)
+
+
+def panel_from_ranking(ranked: list[str], counts: ad.AnnData, config: PreprocessConfig) -> list[str]:
+    """select_panel's panel from a ranking already made (at least `panel_ranks(config)` long where that many genes
+    pass), so that a caller needing more of the ranking ranks once."""
+    image, dense = ranked[:config.n_genes], ranked[config.n_genes:panel_ranks(config)]
+    image, dense = in_input_order(image, counts), in_input_order(dense, counts)
     if len(image) < config.n_genes:
         log.warning("only %d genes pass the filter; the panel is zero-padded to %d", len(image),
                     image_side_for(len(image)) ** 2)

@@ -314,6 +314,22 @@ def test_unlabelled_cells_are_left_out_of_naming_scoring_and_the_label_head(coun
                                                             counts.obs.loc[known, "scsmd_cluster"])
 
 
+def test_the_panel_and_the_label_head_share_one_gene_ranking(counts, tmp_path, monkeypatch):
+    from scsmd.bundle import Bundle
+    from scsmd.train import preprocess
+
+    config, train_config = PreprocessConfig(n_genes=500, dense_genes=0), dataclasses.replace(FAST, label_head_genes=800)
+    head_genes = preprocess.highly_variable_genes(counts, 800, config)
+    rankings, ranking = [], preprocess.sc.pp.highly_variable_genes
+    counted = lambda *args, **kwargs: rankings.append(kwargs) or ranking(*args, **kwargs)  # noqa: E731
+    monkeypatch.setattr(preprocess.sc.pp, "highly_variable_genes", counted)
+    scsmd.train(counts, n_clusters=3, bundle_dir=tmp_path / "m", label_key="cell_type", preprocess_config=config,
+                train_config=train_config)
+    bundle = Bundle.load(tmp_path / "m")
+    assert len(rankings) == 1 and len(bundle.panel) == 500  # the head's longer ranking does not widen the panel
+    assert bundle.label_head.genes == tuple(head_genes) and bundle.panel == select_panel(counts, config)
+
+
 def test_repeated_gene_names_are_made_unique_for_the_panel(counts):
     names = list(counts.var_names)
     names[1] = names[0]
