@@ -15,9 +15,10 @@ import torch
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
-from scsmd.config import FinalPartition, LrSchedule, ModelConfig, TrainConfig
+from scsmd.config import FinalPartition, LrSchedule, ModelConfig, NeighborMetric, TrainConfig
 from scsmd.errors import ScsmdError
 from scsmd.infer.assign import squared_distances
 from scsmd.infer.timing import StageTimer
@@ -244,12 +245,16 @@ def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torc
             schedule.step()
 
 
-def input_neighbors(inputs: torch.Tensor, n_neighbors: int, n_pcs: int, seed: int) -> torch.Tensor:
-    """Each cell's `n_neighbors` nearest other cells on the inputs' first `n_pcs` principal components; (n, k)."""
+def input_neighbors(inputs: torch.Tensor, n_neighbors: int, n_pcs: int, seed: int,
+                    metric: NeighborMetric = "cosine") -> torch.Tensor:
+    """Each cell's `n_neighbors` nearest other cells on the inputs' first `n_pcs` principal components, by angle
+    (cosine: unit-length components) or distance; (n, k)."""
     n_neighbors = min(n_neighbors, len(inputs) - 1)
     pcs = PCA(n_components=min(n_pcs, *inputs.shape), random_state=seed).fit_transform(inputs.cpu().numpy())
-    neighbors = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(pcs).kneighbors(pcs, return_distance=False)
-    return torch.as_tensor(neighbors[:, 1:], device=inputs.device)
+    if metric == "cosine":
+        pcs = normalize(pcs)
+    neighbors = NearestNeighbors(n_neighbors=n_neighbors).fit(pcs).kneighbors(return_distance=False)  # self left out
+    return torch.as_tensor(neighbors, device=inputs.device)
 
 
 def partner_latent(member: torch.nn.Module, data: TrainData, neighbors: torch.Tensor, batch: torch.Tensor,
@@ -479,8 +484,9 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
             latent = encode(model, data.inputs)
     else:
         with timer("neighbors"):
-            neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed) \
-                if config.contrast_weight > 0 or config.dec_contrast_weight > 0 else None
+            contrast = config.contrast_weight > 0 or config.dec_contrast_weight > 0
+            neighbors = input_neighbors(data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed,
+                                        config.contrast_metric) if contrast else None
         pretrain_dense(model.dense, data, neighbors if config.contrast_weight > 0 else None, config, generator,
                        stage("dense", config.dense_epochs))
         with timer("encode"):

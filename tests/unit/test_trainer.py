@@ -314,6 +314,12 @@ def test_unlabelled_cells_are_left_out_of_naming_scoring_and_the_label_head(coun
                                                             counts.obs.loc[known, "scsmd_cluster"])
 
 
+def test_contrastive_neighbours_go_by_angle_so_a_shallow_cell_finds_its_own_direction():
+    x = torch.tensor([[1.0, 0.0], [10.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [-10.0, 0.0], [0.0, -1.0]])  # centred
+    assert input_neighbors(x, 1, 2, seed=0)[0, 0] == 1  # the deep cell of its own direction, 9 away, never itself
+    assert input_neighbors(x, 1, 2, seed=0, metric="euclidean")[0, 0] in (2, 5)  # another direction's, 1.4 away
+
+
 def test_the_panel_and_the_label_head_share_one_gene_ranking(counts, tmp_path, monkeypatch):
     from scsmd.bundle import Bundle
     from scsmd.train import preprocess
