@@ -159,7 +159,7 @@ class TrainConfig:
     contrast_pcs: int = 50
     # those neighbours by angle on the components (cosine) rather than by distance: a shallow cell's short vector lies
     # near the origin, among cells of every type. 250 random cells: baron 0.424 -> 0.860 mean ARI, pbmc +0.055; the
-    # full sets level within their seeds' spread, 20 cells a type -0.019 (bench/README.md, session 45)
+    # full sets level within their seeds' spread, 20 cells a type -0.018 (bench/README.md, session 45)
     contrast_metric: NeighborMetric = "cosine"
     # stage 1c, with a dense branch: scDeepCluster's clustering stage (DEC) on the joint latent from the KMeans
     # clusters: the dense members learn to sharpen them (KL to DEC's target) beside their ZINB; the image block is fixed.
