@@ -114,7 +114,7 @@ def main() -> None:
                                dense_genes=len(panel))
     config = TrainConfig(pretrain_epochs=args.epochs, dense_epochs=args.epochs)
     report["neighbors_s"], neighbors = timed(lambda: trainer.input_neighbors(
-        data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed))
+        data.inputs, config.contrast_neighbors, config.contrast_pcs, config.seed, config.contrast_metric))
     report["epoch_s"] = {}
     variants = ("as_trained", "free_kernels", "unfused_adam", "bfloat16")
     variants += ("cuda_graphs",) if device.type == "cuda" else ()

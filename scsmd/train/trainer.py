@@ -246,7 +246,7 @@ def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torc
 
 
 def input_neighbors(inputs: torch.Tensor, n_neighbors: int, n_pcs: int, seed: int,
-                    metric: NeighborMetric = "cosine") -> torch.Tensor:
+                    metric: NeighborMetric) -> torch.Tensor:
     """Each cell's `n_neighbors` nearest other cells on the inputs' first `n_pcs` principal components, by angle
     (cosine: unit-length components) or distance; (n, k)."""
     n_neighbors = min(n_neighbors, len(inputs) - 1)

@@ -224,7 +224,7 @@ def test_cosine_dec_schedule_lowers_the_rate_after_each_epoch(counts):
 def test_contrast_draws_partners_among_input_neighbours_and_groups_them(counts):
     panel = select_panel(counts, PreprocessConfig())
     data = training_data(counts, panel, PreprocessConfig())
-    neighbors = input_neighbors(data.inputs, 10, 50, seed=0).numpy()
+    neighbors = input_neighbors(data.inputs, 10, 50, seed=0, metric="cosine").numpy()
     types = counts.obs["cell_type"].cat.codes.to_numpy()
     assert neighbors.shape == (counts.n_obs, 10) and not (neighbors == np.arange(counts.n_obs)[:, None]).any()
     assert (types[neighbors] == types[:, None]).mean() > 0.9  # the synthetic types are apart on the inputs
@@ -316,7 +316,7 @@ def test_unlabelled_cells_are_left_out_of_naming_scoring_and_the_label_head(coun
 
 def test_contrastive_neighbours_go_by_angle_so_a_shallow_cell_finds_its_own_direction():
     x = torch.tensor([[1.0, 0.0], [10.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [-10.0, 0.0], [0.0, -1.0]])  # centred
-    assert input_neighbors(x, 1, 2, seed=0)[0, 0] == 1  # the deep cell of its own direction, 9 away, never itself
+    assert input_neighbors(x, 1, 2, seed=0, metric="cosine")[0, 0] == 1  # its own direction's deep cell, never itself
     assert input_neighbors(x, 1, 2, seed=0, metric="euclidean")[0, 0] in (2, 5)  # another direction's, 1.4 away
 
 
