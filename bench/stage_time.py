@@ -62,9 +62,9 @@ def stage_epochs(variant: str, device: torch.device, data: trainer.TrainData, mo
     try:
         with nullcontext() if variant == "free_kernels" else trainer.exact_kernels(device):
             trainer.pretrain(model, data, config, generator,
-                             trainer._Stage("pretrain", config.pretrain_epochs, data.n_cells, history, None))
+                             trainer._Stage("pretrain", config.pretrain_epochs, history, None))
             trainer.pretrain_dense(model.dense, data, neighbors, config, generator,
-                                   trainer._Stage("dense", config.dense_epochs, data.n_cells, history, None))
+                                   trainer._Stage("dense", config.dense_epochs, history, None))
     finally:
         trainer.adam = adam
         torch.backends.cudnn.benchmark = False
@@ -78,7 +78,7 @@ def top_kernels(model: ScSMD, data: trainer.TrainData, config: TrainConfig, devi
     """The 15 GPU kernels with the most time in one pretraining epoch as trained."""
     from torch.profiler import ProfilerActivity, profile
     generator = torch.Generator().manual_seed(config.seed)
-    one_epoch = trainer._Stage("pretrain", 1, data.n_cells, [], None)
+    one_epoch = trainer._Stage("pretrain", 1, [], None)
     with trainer.exact_kernels(device), profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         trainer.pretrain(model, data, TrainConfig(pretrain_epochs=1), generator, one_epoch)
     rows = sorted(prof.key_averages(), key=lambda e: e.device_time_total, reverse=True)[:15]
