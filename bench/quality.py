@@ -144,8 +144,9 @@ def as_reads(counts: ad.AnnData, seed: int = 0) -> ad.AnnData:
     rng = np.random.default_rng(seed)
     reads = sp.csr_matrix(counts.X, dtype=np.float32, copy=True)
     gene_factor = rng.lognormal(0.0, 0.7, reads.shape[1])
-    molecules = rng.gamma(2.0 * reads.data, 10.0 * (gene_factor / gene_factor.mean())[reads.indices])
-    reads.data = rng.poisson(molecules).astype(np.float32)
+    # an entry's c molecules' Gamma(2) draws summed: one Gamma(2c) draw of the same scale
+    amplified = rng.gamma(2.0 * reads.data, 10.0 * (gene_factor / gene_factor.mean())[reads.indices])
+    reads.data = rng.poisson(amplified).astype(np.float32)
     reads.eliminate_zeros()
     return ad.AnnData(reads, obs=counts.obs, var=counts.var)
 
