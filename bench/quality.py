@@ -22,8 +22,8 @@ cells for every seed and method; K: the types among them), for the small data se
 `--per-type N` draws at most N cells of each type instead (random state 0): small sets whose types are about equally
 large, as the classic small benchmarks' are, rather than a large set's rare types shrunk to a cell or two. The labels
 only choose the cells scored; no method sees them. `--reads` turns each set's UMI counts into counts of reads, as
-full-length protocols without UMIs (Smart-seq2) give: every molecule amplified (`as_reads`), so each method meets
-counts 10-100x larger and noisier than the UMI counts it was chosen on.
+full-length protocols without UMIs (Smart-seq2) give: every molecule amplified (`scsmd.datasets.as_read_counts`), so
+each method meets counts 10-100x larger and noisier than the UMI counts it was chosen on.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ from sklearn.cluster import KMeans
 import scsmd
 from scsmd.atomic import atomic_path
 from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, model_preset, preprocess_preset, preset
-from scsmd.datasets import pbmc68k_counts
+from scsmd.datasets import as_read_counts, pbmc68k_counts
 from scsmd.infer.assign import squared_distances
 from scsmd.io import read_counts
 from scsmd.metrics import score_clusters
@@ -136,19 +136,6 @@ def subsample(counts: ad.AnnData, n_cells: int | None = None, per_type: int | No
     sample = counts[np.sort(keep)].copy()
     sample.obs[LABEL_KEY] = sample.obs[LABEL_KEY].astype(str)  # K: the types drawn, not the set's
     return sample
-
-
-def as_reads(counts: ad.AnnData, seed: int = 0) -> ad.AnnData:
-    """Read counts from UMI counts: each molecule amplified by a Gamma(2) draw of mean 20 times its gene's factor (a
-    lognormal of sd 0.7, mean 1: gene length and PCR bias), then sequenced (Poisson); random state `seed`."""
-    rng = np.random.default_rng(seed)
-    reads = sp.csr_matrix(counts.X, dtype=np.float32, copy=True)
-    gene_factor = rng.lognormal(0.0, 0.7, reads.shape[1])
-    # an entry's c molecules' Gamma(2) draws summed: one Gamma(2c) draw of the same scale
-    amplified = rng.gamma(2.0 * reads.data, 10.0 * (gene_factor / gene_factor.mean())[reads.indices])
-    reads.data = rng.poisson(amplified).astype(np.float32)
-    reads.eliminate_zeros()
-    return ad.AnnData(reads, obs=counts.obs, var=counts.var)
 
 
 def run_dataset(name: str, counts: ad.AnnData, seeds: list[int],
@@ -290,7 +277,7 @@ def main() -> None:
     results = {}
     for name, load in loaders.items():
         counts = subsample(load(), args.subsample, args.per_type)
-        results[name] = run_dataset(name, as_reads(counts) if args.reads else counts, args.seeds, configs,
+        results[name] = run_dataset(name, as_read_counts(counts) if args.reads else counts, args.seeds, configs,
                                     not args.no_baselines, args.auto_k)
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=1))

@@ -4,12 +4,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from scsmd.errors import ScsmdError
 
 Device = Literal["auto", "cpu", "cuda"]
-HvgFlavor = Literal["seurat", "seurat_v3"]
+HvgFlavor = Literal["auto", "seurat", "seurat_v3", "pca"]
+HVG_FLAVORS = get_args(HvgFlavor)
 Likelihood = Literal["nb", "zinb"]
 LrSchedule = Literal["constant", "cosine"]
 NeighborMetric = Literal["cosine", "euclidean"]
@@ -43,8 +44,14 @@ class PreprocessConfig:
     target_sum: float = 1e4  # each cell is scaled to this total before log1p
     # how the panel is ranked: "seurat_v3" on raw counts (its genes hold 2-4x more of each cell's counts), or
     # "seurat" on log data (method.md's UMI choice; the reference preset). Unscaled, seurat_v3's highly expressed
-    # genes dominate (baron -0.26 ARI); standardized, it is the better panel (bench/README.md, ablation rows)
-    hvg_flavor: HvgFlavor = "seurat_v3"
+    # genes dominate (baron -0.26 ARI); standardized, it is the better panel (bench/README.md, ablation rows).
+    # "pca": by the share of each gene's standardized log expression the first `ranking_pcs` principal components of
+    # all genes hold; blind to a gene's reads per molecule, which both seurat rankings take for variability on reads.
+    # "auto": seurat_v3 on UMI counts, pca where the median cell holds more than `read_counts_per_gene` counts a
+    # detected gene (reads, as full-length protocols give, or TPM; bench/README.md, session 47)
+    hvg_flavor: HvgFlavor = "auto"
+    read_counts_per_gene: float = 10.0
+    ranking_pcs: int = 50  # the principal components the "pca" ranking weighs each gene on
     scale: bool = True  # standardize each panel gene (training mean and sd) before the image, as sc.pp.scale
     scale_max: float = 10.0  # clip standardized values to +-this (sc.pp.scale's max_value)
     # genes of the dense branch beside the image (0: none): the top `dense_genes` of the same ranking, the image's
@@ -57,8 +64,10 @@ class PreprocessConfig:
                f"{IMAGE_SIDES[-1]}x{IMAGE_SIDES[-1]}), got {self.n_genes}")
         _check(self.min_cells >= 0, f"min_cells must be >= 0, got {self.min_cells}")
         _check(self.target_sum > 0, f"target_sum must be > 0, got {self.target_sum}")
-        _check(self.hvg_flavor in ("seurat", "seurat_v3"),
-               f"hvg_flavor must be 'seurat' or 'seurat_v3', got {self.hvg_flavor!r}")
+        _check(self.hvg_flavor in HVG_FLAVORS,
+               f"hvg_flavor must be one of {', '.join(HVG_FLAVORS)}, got {self.hvg_flavor!r}")
+        _check(self.read_counts_per_gene > 0 and self.ranking_pcs >= 1,
+               f"need read_counts_per_gene > 0 and ranking_pcs >= 1, got {self.read_counts_per_gene}, {self.ranking_pcs}")
         _check(self.scale_max > 0, f"scale_max must be > 0, got {self.scale_max}")
         _check(self.dense_genes == 0 or self.dense_genes >= self.n_genes,
                f"dense_genes must be 0 (no dense branch) or at least n_genes ({self.n_genes}), got {self.dense_genes}")

@@ -1,6 +1,7 @@
 """Choose the gene panel (scanpy HVGs) and build the training tensors through panel.py's shared transform."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import anndata as ad
@@ -8,6 +9,7 @@ import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
 import torch
+from sklearn.decomposition import PCA
 
 from scsmd.config import PreprocessConfig, image_side_for
 from scsmd.errors import ScsmdError
@@ -20,22 +22,65 @@ log = logging.getLogger(__name__)
 def ranked_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> list[str]:
     """Genes in >= min_cells cells, then the top `n_genes` highly variable ones, the most variable first: scanpy
     ranks each gene alike whatever `n_top_genes` is, so one ranking gives the image's top genes and the dense ones."""
-    adata = ad.AnnData(sp.csr_matrix(counts.X, dtype=np.float32), obs=counts.obs[[]], var=counts.var[[]])
+    flavor = with_concrete_flavor(counts, config).hvg_flavor
+    # a copy of every array: scanpy sorts a matrix's column indices in place, which would scramble the caller's
+    # counts through indices shared with a float32 view of them
+    adata = ad.AnnData(sp.csr_matrix(counts.X, dtype=np.float32, copy=True), obs=counts.obs[[]], var=counts.var[[]])
     adata.obs["library"] = library_sizes(adata.X)
     sc.pp.filter_genes(adata, min_cells=config.min_cells)
     n_top = min(n_genes, adata.n_vars)
-    if config.hvg_flavor == "seurat_v3":
+    if flavor == "seurat_v3":
         seurat_v3_genes(adata, n_top)
         order = adata.var["highly_variable_rank"].to_numpy()  # 0 the most variable, NaN past n_top
-    else:
-        scale = np.divide(config.target_sum, adata.obs["library"].to_numpy(),
-                          out=np.zeros(adata.n_obs), where=adata.obs["library"].to_numpy() > 0)
-        adata.X = sp.csr_matrix(sp.diags(scale) @ adata.X)
-        adata.X.data = np.log1p(adata.X.data)
-        sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat")
+        chosen = np.flatnonzero(adata.var["highly_variable"].to_numpy())
+    elif flavor == "seurat":
+        sc.pp.highly_variable_genes(lognormalized(adata, config.target_sum), n_top_genes=n_top, flavor="seurat")
         order = -adata.var["dispersions_norm"].to_numpy()
-    chosen = np.flatnonzero(adata.var["highly_variable"].to_numpy())
+        chosen = np.flatnonzero(adata.var["highly_variable"].to_numpy())
+    else:
+        order = -principal_share(lognormalized(adata, config.target_sum).X, config.ranking_pcs)
+        chosen = np.argsort(order, kind="stable")[:n_top]
     return list(adata.var_names[chosen[np.argsort(order[chosen], kind="stable")]])
+
+
+def counts_per_detected_gene(counts: sp.spmatrix | np.ndarray) -> float:
+    """The median cell's counts per gene it detects: 1-5 for UMIs, tens to hundreds for reads or TPM."""
+    counts = sp.csr_matrix(counts)
+    detected = np.asarray((counts > 0).sum(axis=1)).ravel()
+    return float(np.median(library_sizes(counts)[detected > 0] / detected[detected > 0])) if detected.any() else 0.0
+
+
+def with_concrete_flavor(counts: ad.AnnData, config: PreprocessConfig) -> PreprocessConfig:
+    """`config` with an "auto" ranking made concrete, so that what ran is what is recorded: "pca" on read counts
+    (a gene's reads per molecule would pass for variability with seurat_v3), else "seurat_v3"."""
+    if config.hvg_flavor != "auto":
+        return config
+    depth = counts_per_detected_gene(counts.X)
+    flavor = "pca" if depth > config.read_counts_per_gene else "seurat_v3"
+    log.info("%.1f counts per detected gene in the median cell: %s counts, genes ranked by %s", depth,
+             "read" if flavor == "pca" else "UMI", flavor)
+    return dataclasses.replace(config, hvg_flavor=flavor)
+
+
+def lognormalized(adata: ad.AnnData, target_sum: float) -> ad.AnnData:
+    """`adata` with X scaled to `target_sum` counts per cell (of `obs['library']`, all the input's genes), log1p."""
+    library = adata.obs["library"].to_numpy()
+    scale = np.divide(target_sum, library, out=np.zeros(adata.n_obs), where=library > 0)
+    adata.X = sp.csr_matrix(sp.diags(scale) @ adata.X)
+    adata.X.data = np.log1p(adata.X.data)
+    return adata
+
+
+def principal_share(logexpr: sp.csr_matrix, n_pcs: int) -> np.ndarray:
+    """The share of each gene's standardized variance that the first `n_pcs` principal components of all genes hold:
+    genes that vary with others (types) score high, a gene's lone noise low; a gene's reads per molecule mostly shift
+    its log values, which the standardization takes out."""
+    mean = np.asarray(logexpr.mean(axis=0)).ravel()
+    sd = np.sqrt(np.maximum(np.asarray(logexpr.multiply(logexpr).mean(axis=0)).ravel() - mean**2, 0.0))
+    standardized = sp.csr_matrix(logexpr @ sp.diags(np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0)))
+    n_pcs = max(1, min(n_pcs, *standardized.shape) - 1)  # arpack needs fewer than either side
+    pca = PCA(n_components=n_pcs, svd_solver="arpack", random_state=0).fit(standardized)
+    return (pca.explained_variance_[:, None] * pca.components_**2).sum(axis=0)
 
 
 def highly_variable_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> list[str]:
