@@ -1,7 +1,6 @@
 """Choose the gene panel (scanpy HVGs) and build the training tensors through panel.py's shared transform."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import anndata as ad
@@ -20,27 +19,50 @@ log = logging.getLogger(__name__)
 
 
 def ranked_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> list[str]:
-    """Genes in >= min_cells cells, then the top `n_genes` highly variable ones, the most variable first: scanpy
-    ranks each gene alike whatever `n_top_genes` is, so one ranking gives the image's top genes and the dense ones."""
-    flavor = with_concrete_flavor(counts, config).hvg_flavor
+    """Genes in >= min_cells cells, then the top `n_genes` highly variable ones, the most variable first: each ranking
+    orders the genes alike whatever `n_genes` is, so one ranking gives the image's top genes and the dense ones."""
+    if config.hvg_flavor == "seurat_v3":
+        warn_if_reads(counts, config.read_counts_per_gene)
     # a copy of every array: scanpy sorts a matrix's column indices in place, which would scramble the caller's
     # counts through indices shared with a float32 view of them
     adata = ad.AnnData(sp.csr_matrix(counts.X, dtype=np.float32, copy=True), obs=counts.obs[[]], var=counts.var[[]])
     adata.obs["library"] = library_sizes(adata.X)
     sc.pp.filter_genes(adata, min_cells=config.min_cells)
     n_top = min(n_genes, adata.n_vars)
-    if flavor == "seurat_v3":
-        seurat_v3_genes(adata, n_top)
-        order = adata.var["highly_variable_rank"].to_numpy()  # 0 the most variable, NaN past n_top
-        chosen = np.flatnonzero(adata.var["highly_variable"].to_numpy())
-    elif flavor == "seurat":
-        sc.pp.highly_variable_genes(lognormalized(adata, config.target_sum), n_top_genes=n_top, flavor="seurat")
-        order = -adata.var["dispersions_norm"].to_numpy()
-        chosen = np.flatnonzero(adata.var["highly_variable"].to_numpy())
-    else:
-        order = -principal_share(lognormalized(adata, config.target_sum).X, config.ranking_pcs)
-        chosen = np.argsort(order, kind="stable")[:n_top]
-    return list(adata.var_names[chosen[np.argsort(order[chosen], kind="stable")]])
+    if config.hvg_flavor == "seurat_v3":
+        rank = seurat_v3_rank(adata, n_top)
+    elif config.hvg_flavor == "seurat":
+        rank = seurat_rank(lognormalized(adata, config.target_sum), n_top)
+    else:  # seurat_v3_pca: the mean of the two ranks, each counted to `depth` (seurat_v3's ties broken first)
+        depth = min(adata.n_vars, max(READS_RANK_DEPTH, 2 * n_top))
+        by_variance = np.minimum(seurat_v3_rank(adata, depth), depth)
+        by_share = np.minimum(rank_of(-principal_share(lognormalized(adata, config.target_sum).X, config.ranking_pcs)),
+                              depth)
+        rank = rank_of(by_variance + by_share + by_variance / (2.0 * depth + 1))
+    return list(adata.var_names[np.argsort(rank, kind="stable")[:n_top]])
+
+
+READS_RANK_DEPTH = 4000  # seurat_v3_pca: how far down each ranking a gene's place counts (further: as if there)
+
+
+def rank_of(score: np.ndarray) -> np.ndarray:
+    """Each entry's place when `score` is sorted ascending (0 the lowest; ties in input order)."""
+    rank = np.empty(len(score))
+    rank[np.argsort(score, kind="stable")] = np.arange(len(score))
+    return rank
+
+
+def seurat_v3_rank(adata: ad.AnnData, n_top: int) -> np.ndarray:
+    """Each gene's place in scanpy's seurat_v3 ranking of the raw counts (0 the most variable, inf past `n_top`)."""
+    seurat_v3_genes(adata, n_top)
+    return np.nan_to_num(adata.var["highly_variable_rank"].to_numpy(dtype=float), nan=np.inf)
+
+
+def seurat_rank(logexpr: ad.AnnData, n_top: int) -> np.ndarray:
+    """Each gene's place in scanpy's seurat ranking of log data (normalized dispersion; inf past `n_top`)."""
+    sc.pp.highly_variable_genes(logexpr, n_top_genes=n_top, flavor="seurat")
+    rank = rank_of(-logexpr.var["dispersions_norm"].to_numpy())
+    return np.where(logexpr.var["highly_variable"].to_numpy(), rank, np.inf)
 
 
 def counts_per_detected_gene(counts: sp.spmatrix | np.ndarray) -> float:
@@ -50,16 +72,14 @@ def counts_per_detected_gene(counts: sp.spmatrix | np.ndarray) -> float:
     return float(np.median(library_sizes(counts)[detected > 0] / detected[detected > 0])) if detected.any() else 0.0
 
 
-def with_concrete_flavor(counts: ad.AnnData, config: PreprocessConfig) -> PreprocessConfig:
-    """`config` with an "auto" ranking made concrete, so that what ran is what is recorded: "pca" on read counts
-    (a gene's reads per molecule would pass for variability with seurat_v3), else "seurat_v3"."""
-    if config.hvg_flavor != "auto":
-        return config
+def warn_if_reads(counts: ad.AnnData, read_counts_per_gene: float) -> None:
+    """Warn where the median cell holds more than `read_counts_per_gene` counts a detected gene (reads, not UMIs):
+    seurat_v3 then takes a gene's reads per molecule for variability (bench/README.md, session 47)."""
     depth = counts_per_detected_gene(counts.X)
-    flavor = "pca" if depth > config.read_counts_per_gene else "seurat_v3"
-    log.info("%.1f counts per detected gene in the median cell: %s counts, genes ranked by %s", depth,
-             "read" if flavor == "pca" else "UMI", flavor)
-    return dataclasses.replace(config, hvg_flavor=flavor)
+    if depth > read_counts_per_gene:
+        log.warning("%.0f counts per detected gene in the median cell: these look like read counts, where seurat_v3 "
+                    "ranks genes partly by their reads per molecule; compare with --hvg-flavor seurat_v3_pca "
+                    "(bench/README.md)", depth)
 
 
 def lognormalized(adata: ad.AnnData, target_sum: float) -> ad.AnnData:

@@ -40,7 +40,7 @@ def test_bundle_outputs_and_quality(trained):
     folder, source, result = trained
     manifest = json.loads((folder / "models" / "baron" / "manifest.json").read_text())
     assert len(manifest["panel"]) == 2000 and manifest["preprocess"]["n_inputs"] == 2000  # the image's 784 genes first
-    assert manifest["preprocess"]["hvg_flavor"] == "seurat_v3"  # "auto" recorded as it ran on these UMI counts
+    assert manifest["preprocess"]["hvg_flavor"] == "seurat_v3"  # the ranking recorded
     assert np.asarray(manifest["centroids"]).shape == (13, 20 + 2 * 32)  # the image latent, the two dense ones beside it
     assert set(manifest["sha256"]) == {"model.pt", "reference_cells.npy", "label_head.npz", "encoder.onnx", "encoder.ts",
                                        "encoder_int8.onnx", "encoder_fp16.onnx"}

@@ -73,7 +73,7 @@ def test_preprocess_writes_panel_counts_and_reference_csv(cells):
     out = ad.read_h5ad(cells / "pre.h5ad")
     assert out.shape == (240, 300) and out.var["scsmd_panel"].all()
     assert out.uns["scsmd_preprocess"]["params"]["n_genes"] == 300
-    assert out.uns["scsmd_preprocess"]["params"]["hvg_flavor"] == "seurat_v3"  # "auto", as it ran on UMI-like counts
+    assert out.uns["scsmd_preprocess"]["params"]["hvg_flavor"] == "seurat_v3"  # the ranking recorded
     library = out.obs["library_size"].to_numpy()
     expected = np.log1p(out.layers["counts"].toarray() / library[:, None] * 1e4)
     np.testing.assert_allclose(out.X, expected, rtol=1e-5)
