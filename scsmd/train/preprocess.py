@@ -9,6 +9,7 @@ import scanpy as sc
 import scipy.sparse as sp
 import torch
 from sklearn.decomposition import PCA
+from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from scsmd.config import PreprocessConfig, image_side_for
 from scsmd.errors import ScsmdError
@@ -30,16 +31,16 @@ def ranked_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> 
     sc.pp.filter_genes(adata, min_cells=config.min_cells)
     n_top = min(n_genes, adata.n_vars)
     if config.hvg_flavor == "seurat_v3":
-        rank = seurat_v3_rank(adata, n_top)
+        order = np.argsort(seurat_v3_rank(adata, n_top), kind="stable")
     elif config.hvg_flavor == "seurat":
-        rank = seurat_rank(lognormalized(adata, config.target_sum), n_top)
-    else:  # seurat_v3_pca: the mean of the two ranks, each counted to `depth` (seurat_v3's ties broken first)
-        depth = min(adata.n_vars, max(READS_RANK_DEPTH, 2 * n_top))
+        order = np.argsort(seurat_rank(lognormalized(adata, config.target_sum), n_top), kind="stable")
+    else:  # seurat_v3_pca: by the sum of the two places, each counted to `depth`, then by seurat_v3's
+        depth = min(adata.n_vars, max(READS_RANK_DEPTH, n_top))
         by_variance = np.minimum(seurat_v3_rank(adata, depth), depth)
         by_share = np.minimum(rank_of(-principal_share(lognormalized(adata, config.target_sum).X, config.ranking_pcs)),
                               depth)
-        rank = rank_of(by_variance + by_share + by_variance / (2.0 * depth + 1))
-    return list(adata.var_names[np.argsort(rank, kind="stable")[:n_top]])
+        order = np.lexsort((by_variance, by_variance + by_share))
+    return list(adata.var_names[order[:n_top]])
 
 
 READS_RANK_DEPTH = 4000  # seurat_v3_pca: how far down each ranking a gene's place counts (further: as if there)
@@ -95,8 +96,7 @@ def principal_share(logexpr: sp.csr_matrix, n_pcs: int) -> np.ndarray:
     """The share of each gene's standardized variance that the first `n_pcs` principal components of all genes hold:
     genes that vary with others (types) score high, a gene's lone noise low; a gene's reads per molecule mostly shift
     its log values, which the standardization takes out."""
-    mean = np.asarray(logexpr.mean(axis=0)).ravel()
-    sd = np.sqrt(np.maximum(np.asarray(logexpr.multiply(logexpr).mean(axis=0)).ravel() - mean**2, 0.0))
+    sd = np.sqrt(mean_variance_axis(logexpr, axis=0)[1])
     standardized = sp.csr_matrix(logexpr @ sp.diags(np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0)))
     n_pcs = max(1, min(n_pcs, *standardized.shape) - 1)  # arpack needs fewer than either side
     pca = PCA(n_components=n_pcs, svd_solver="arpack", random_state=0).fit(standardized)
