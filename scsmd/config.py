@@ -48,8 +48,9 @@ class PreprocessConfig:
     # "seurat_v3_pca": the mean of each gene's seurat_v3 place and its place by the share of its standardized log
     # expression that the first `ranking_pcs` principal components of all genes hold (blind to a gene's reads per
     # molecule, which seurat_v3 alone takes for variability on read counts). On simulated reads it lifts bladder
-    # 0.385 -> 0.665 ARI and worm 0.372 -> 0.591, but drops baron 0.915 -> 0.578, so it is an option, and training warns
-    # where the median cell holds more than `read_counts_per_gene` counts a detected gene (bench/README.md, session 47)
+    # 0.385 -> 0.665 ARI and worm 0.372 -> 0.591, but drops baron 0.915 -> 0.578 (on UMIs 0.916 -> 0.633), so it is an
+    # option, and training warns where the median cell holds more than `read_counts_per_gene` counts a detected gene
+    # (bench/README.md, session 47)
     hvg_flavor: HvgFlavor = "seurat_v3"
     read_counts_per_gene: float = 10.0
     ranking_pcs: int = 50
