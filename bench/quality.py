@@ -38,7 +38,6 @@ from typing import Iterable
 import anndata as ad
 import numpy as np
 import scanpy as sc
-import scipy.sparse as sp
 from sklearn.cluster import KMeans
 
 import scsmd
