@@ -91,7 +91,7 @@ def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig
     (over all genes), ``obs['size_factors']``, ``var['scsmd_panel']`` and ``uns['scsmd_preprocess']['params']``.
     Repeated gene names are made unique first (``var_names_make_unique``).
     """
-    from scsmd.train.preprocess import select_panel, size_factors
+    from scsmd.train.preprocess import resolved, select_panel, size_factors
 
     adata = adata.copy() if copy else adata
     if not adata.var_names.is_unique:  # the panel is chosen and subset by name
@@ -99,6 +99,7 @@ def preprocess(adata: ad.AnnData, *, config: PreprocessConfig = PreprocessConfig
         adata.var_names_make_unique()
     source = _counts_only(adata, layer)
     counts = sp.csr_matrix(source.X, dtype=np.float32)
+    config = resolved(config, source)
     panel = select_panel(source, config)
     match = match_panel(list(adata.var_names), panel)
     logexpr = logexpr_panel(counts, match, target_sum=config.target_sum)
@@ -209,7 +210,8 @@ def train(
     with timer("imports"):  # the training code and PyTorch, on a first call
         from scsmd.train.bundle_io import save_weights
         from scsmd.train.n_clusters import estimate_source
-        from scsmd.train.preprocess import in_input_order, panel_from_ranking, panel_ranks, ranked_genes, training_data
+        from scsmd.train.preprocess import (in_input_order, panel_from_ranking, panel_ranks, ranked_genes, resolved,
+                                            training_data)
         from scsmd.train.trainer import train_model
 
     if n_clusters is not None and not 2 <= n_clusters <= adata.n_obs:
@@ -219,6 +221,7 @@ def train(
         check_writable(bundle_dir, overwrite)
     with timer("panel"):
         counts = _counts_only(adata, layer)
+        preprocess_config = resolved(preprocess_config, counts)  # the bundle records the ranking used
         head_wanted = bool(label_key) and bundle_dir is not None  # the head lives in the bundle; nothing else uses it
         n_ranked = max(panel_ranks(preprocess_config), train_config.label_head_genes if head_wanted else 0)
         ranked = ranked_genes(counts, n_ranked, preprocess_config)  # once, for the panel and the label head

@@ -26,10 +26,11 @@ from scsmd.plot import check_figure_path, plot_contingency, plot_file, plot_trai
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="scSMD single-cell clustering: train a model bundle, export it, embed new cells.")
 stderr = Console(stderr=True)
-HVG_FLAVOR_HELP = ("How the panel genes are ranked: seurat_v3 (on raw counts), seurat (on log data, method.md's UMI "
-                   "choice and the reference preset's), or seurat_v3_pca (the mean of a gene's seurat_v3 place "
-                   "and its place by the share of it the first 50 principal components hold: an option for read "
-                   "counts, bench/README.md).")
+HVG_FLAVOR_HELP = ("How the panel genes are ranked: auto (seurat_v3 on UMI counts, seurat_v3_pca where the median "
+                   "cell holds more than 10 counts a detected gene, as read counts do), seurat_v3 (on raw counts), "
+                   "seurat (on log data, method.md's UMI choice and the reference preset's), or seurat_v3_pca (the "
+                   "image's genes by the mean of a gene's seurat_v3 place and its place by the share of it the first "
+                   "50 principal components hold, the dense branch's by seurat_v3; bench/README.md).")
 SCALE_HELP = ("Standardize each panel gene (training mean and sd, clipped at 10, as sc.pp.scale) before the network; "
               "default: the preset's (default: on, reference: off).")
 LAYER_HELP = "The .h5ad layer that holds the raw counts (e.g. counts, beside log-normalized X); default: X."
@@ -175,7 +176,7 @@ def _plot_training_run(adata, history: list[dict], folder: Path, name: str, labe
 def preprocess(
     input: Path = typer.Argument(..., help="Counts: .h5ad, 10x mtx folder, 10x .h5, .csv or .txt (optionally .gz)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output .h5ad: panel genes, log values in X, counts in layers."),
-    hvg_flavor: str = typer.Option(PreprocessConfig.hvg_flavor, "--hvg-flavor", help=HVG_FLAVOR_HELP + " Default: seurat_v3."),
+    hvg_flavor: str = typer.Option(PreprocessConfig.hvg_flavor, "--hvg-flavor", help=HVG_FLAVOR_HELP + " Default: auto."),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
     dense_genes: int = typer.Option(PreprocessConfig.dense_genes, "--dense-genes", help=DENSE_HELP + " Default: 2000."),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
@@ -222,7 +223,7 @@ def train(
     dense_members: Optional[int] = typer.Option(None, "--dense-members", help="Dense autoencoders side by side, each its own init, batches and noise (preset's: 2)."),
     n_genes: int = typer.Option(PreprocessConfig.n_genes, "--n-genes", help="Panel size: up to 784 the 28x28 image, up to 1024 the 32x32 one."),
     dense_genes: Optional[int] = typer.Option(None, "--dense-genes", help=DENSE_HELP + " Default: the preset's (default 2000, reference 0)."),
-    hvg_flavor: Optional[str] = typer.Option(None, "--hvg-flavor", help=HVG_FLAVOR_HELP + " Default: the preset's (default seurat_v3, reference seurat)."),
+    hvg_flavor: Optional[str] = typer.Option(None, "--hvg-flavor", help=HVG_FLAVOR_HELP + " Default: the preset's (default auto, reference seurat)."),
     scale: Optional[bool] = typer.Option(None, "--scale/--no-scale", help=SCALE_HELP),
     transpose: bool = typer.Option(False, "--transpose", help="The text table is genes x cells."),
     layer: Optional[str] = typer.Option(None, "--layer", help=LAYER_HELP),

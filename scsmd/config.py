@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args
 from scsmd.errors import ScsmdError
 
 Device = Literal["auto", "cpu", "cuda"]
-HvgFlavor = Literal["seurat", "seurat_v3", "seurat_v3_pca"]
+HvgFlavor = Literal["auto", "seurat", "seurat_v3", "seurat_v3_pca"]
 HVG_FLAVORS = get_args(HvgFlavor)
 Likelihood = Literal["nb", "zinb"]
 LrSchedule = Literal["constant", "cosine"]
@@ -45,13 +45,14 @@ class PreprocessConfig:
     # how the panel is ranked: "seurat_v3" on raw counts (its genes hold 2-4x more of each cell's counts), or
     # "seurat" on log data (method.md's UMI choice; the reference preset). Unscaled, seurat_v3's highly expressed
     # genes dominate (baron -0.26 ARI); standardized, it is the better panel (bench/README.md, ablation rows).
-    # "seurat_v3_pca": the mean of each gene's seurat_v3 place and its place by the share of its standardized log
-    # expression that the first `ranking_pcs` principal components of all genes hold (blind to a gene's reads per
-    # molecule, which seurat_v3 alone takes for variability on read counts). On simulated reads it lifts bladder
-    # 0.385 -> 0.665 ARI and worm 0.372 -> 0.591, but drops baron 0.915 -> 0.578 (on UMIs 0.916 -> 0.633), so it is an
-    # option, and training warns where the median cell holds more than `read_counts_per_gene` counts a detected gene
-    # (bench/README.md, session 47)
-    hvg_flavor: HvgFlavor = "seurat_v3"
+    # "seurat_v3_pca": the image's genes by the mean of each gene's seurat_v3 place and its place by the share of its
+    # standardized log expression that the first `ranking_pcs` principal components of all genes hold (blind to a
+    # gene's reads per molecule, which seurat_v3 alone takes for variability on read counts), the dense branch's rest
+    # by seurat_v3 (the share's lower genes vary within baron's beta cells). "auto", the default: seurat_v3 where the
+    # median cell holds at most `read_counts_per_gene` counts a detected gene (UMI sets 1.6-5.0), seurat_v3_pca
+    # above (read-scaled 33-120). On simulated reads, seed 0: bladder 0.385 -> 0.535, worm 0.372 -> 0.544, baron 0.915
+    # -> 0.906, pbmc 0.787 -> 0.787 (bench/README.md, sessions 47-48)
+    hvg_flavor: HvgFlavor = "auto"
     read_counts_per_gene: float = 10.0
     ranking_pcs: int = 50
     scale: bool = True  # standardize each panel gene (training mean and sd) before the image, as sc.pp.scale

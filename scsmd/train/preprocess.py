@@ -1,6 +1,7 @@
 """Choose the gene panel (scanpy HVGs) and build the training tensors through panel.py's shared transform."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import anndata as ad
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 def ranked_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> list[str]:
     """Genes in >= min_cells cells, then the top `n_genes` highly variable ones, the most variable first: each ranking
     orders the genes alike whatever `n_genes` is, so one ranking gives the image's top genes and the dense ones."""
-    if config.hvg_flavor == "seurat_v3":
+    flavor = chosen_flavor(counts, config)
+    if flavor == "seurat_v3":
         warn_if_reads(counts, config.read_counts_per_gene)
     # a copy of every array: scanpy sorts a matrix's column indices in place, which would scramble the caller's
     # counts through indices shared with a float32 view of them
@@ -30,20 +32,29 @@ def ranked_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> 
     adata.obs["library"] = library_sizes(adata.X)
     sc.pp.filter_genes(adata, min_cells=config.min_cells)
     n_top = min(n_genes, adata.n_vars)
-    if config.hvg_flavor == "seurat_v3":
+    if flavor == "seurat_v3":
         order = np.argsort(seurat_v3_rank(adata, n_top), kind="stable")
-    elif config.hvg_flavor == "seurat":
+    elif flavor == "seurat":
         order = np.argsort(seurat_rank(lognormalized(adata, config.target_sum), n_top), kind="stable")
-    else:  # seurat_v3_pca: by the sum of the two places, each counted to `depth`, then by seurat_v3's
-        depth = min(adata.n_vars, max(READS_RANK_DEPTH, n_top))
-        by_variance = np.minimum(seurat_v3_rank(adata, depth), depth)
-        by_share = np.minimum(rank_of(-principal_share(lognormalized(adata, config.target_sum).X, config.ranking_pcs)),
-                              depth)
-        order = np.lexsort((by_variance, by_variance + by_share))
+    else:
+        order = seurat_v3_pca_order(adata, n_top, config)
     return list(adata.var_names[order[:n_top]])
 
 
 READS_RANK_DEPTH = 4000  # seurat_v3_pca: how far down each ranking a gene's place counts (further: as if there)
+
+
+def seurat_v3_pca_order(adata: ad.AnnData, n_top: int, config: PreprocessConfig) -> np.ndarray:
+    """The image's `config.n_genes` genes by the sum of each gene's seurat_v3 place and its place by principal share
+    (each counted to a depth, ties by seurat_v3's), then the rest by seurat_v3's alone: the share's lower genes vary
+    within types (baron's beta cells), which the dense branch splits types by (bench/README.md, session 48)."""
+    depth = min(adata.n_vars, max(READS_RANK_DEPTH, n_top))
+    by_variance = seurat_v3_rank(adata, depth)
+    by_share = rank_of(-principal_share(lognormalized(adata, config.target_sum).X, config.ranking_pcs))
+    capped = np.minimum(by_variance, depth)
+    image = np.lexsort((capped, capped + np.minimum(by_share, depth)))[:config.n_genes]
+    rest = np.argsort(by_variance, kind="stable")
+    return np.concatenate([image, rest[~np.isin(rest, image)]])
 
 
 def rank_of(score: np.ndarray) -> np.ndarray:
@@ -66,6 +77,23 @@ def seurat_rank(logexpr: ad.AnnData, n_top: int) -> np.ndarray:
     return np.where(logexpr.var["highly_variable"].to_numpy(), rank, np.inf)
 
 
+def chosen_flavor(counts: ad.AnnData, config: PreprocessConfig) -> str:
+    """`config.hvg_flavor`, "auto" resolved by the counts: seurat_v3 on UMIs, seurat_v3_pca where the median cell
+    holds more than `config.read_counts_per_gene` counts a detected gene, as reads do (bench/README.md, session 48)."""
+    if config.hvg_flavor != "auto":
+        return config.hvg_flavor
+    depth = counts_per_detected_gene(counts.X)
+    if depth <= config.read_counts_per_gene:
+        return "seurat_v3"
+    log.info("%.0f counts per detected gene in the median cell (read counts): genes ranked by seurat_v3_pca", depth)
+    return "seurat_v3_pca"
+
+
+def resolved(config: PreprocessConfig, counts: ad.AnnData) -> PreprocessConfig:
+    """`config` with the ranking `chosen_flavor` picks for these counts, for the record of what was done."""
+    return dataclasses.replace(config, hvg_flavor=chosen_flavor(counts, config))
+
+
 def counts_per_detected_gene(counts: sp.spmatrix | np.ndarray) -> float:
     """The median cell's counts per gene it detects: 1-5 for UMIs, tens to hundreds for reads or TPM."""
     counts = sp.csr_matrix(counts)
@@ -74,13 +102,14 @@ def counts_per_detected_gene(counts: sp.spmatrix | np.ndarray) -> float:
 
 
 def warn_if_reads(counts: ad.AnnData, read_counts_per_gene: float) -> None:
-    """Warn where the median cell holds more than `read_counts_per_gene` counts a detected gene (reads, not UMIs):
-    seurat_v3 then takes a gene's reads per molecule for variability (bench/README.md, session 47)."""
+    """Warn where seurat_v3, chosen by name, meets more than `read_counts_per_gene` counts a detected gene in the
+    median cell (reads, not UMIs): it then takes a gene's reads per molecule for variability (bench/README.md,
+    session 47)."""
     depth = counts_per_detected_gene(counts.X)
     if depth > read_counts_per_gene:
         log.warning("%.0f counts per detected gene in the median cell: these look like read counts, where seurat_v3 "
-                    "ranks genes partly by their reads per molecule; compare with --hvg-flavor seurat_v3_pca "
-                    "(bench/README.md)", depth)
+                    "ranks genes partly by their reads per molecule; compare with --hvg-flavor seurat_v3_pca or "
+                    "auto, the default (bench/README.md)", depth)
 
 
 def lognormalized(adata: ad.AnnData, target_sum: float) -> ad.AnnData:

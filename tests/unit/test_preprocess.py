@@ -11,7 +11,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from scsmd.config import PreprocessConfig
 from scsmd.datasets import as_read_counts
 from scsmd.io import read_counts
-from scsmd.train.preprocess import counts_per_detected_gene, ranked_genes
+from scsmd.train.preprocess import chosen_flavor, counts_per_detected_gene, ranked_genes, resolved
 from conftest import real_data, synthetic_counts
 
 
@@ -22,16 +22,33 @@ def marker_genes(seed: int = 0, n_genes: int = 900, n_types: int = 3) -> set[str
     return {f"g{i}" for _ in range(n_types) for i in rng.choice(n_genes, 60, replace=False)}
 
 
-def test_read_counts_are_told_from_umis_and_warned_of(counts, caplog):
+def test_read_counts_are_told_from_umis_ranked_by_auto_and_warned_of_under_seurat_v3(counts, caplog):
     reads = as_read_counts(counts)
     assert counts_per_detected_gene(counts.X) < 5 < 10 < counts_per_detected_gene(reads.X)
+    auto = PreprocessConfig()
+    assert chosen_flavor(counts, auto) == "seurat_v3" and chosen_flavor(reads, auto) == "seurat_v3_pca"
+    assert resolved(auto, reads) == dataclasses.replace(auto, hvg_flavor="seurat_v3_pca")  # what the bundle records
+    assert chosen_flavor(reads, PreprocessConfig(hvg_flavor="seurat")) == "seurat"  # a flavor named is kept
+    assert ranked_genes(reads, 100, auto) == ranked_genes(reads, 100, PreprocessConfig(hvg_flavor="seurat_v3_pca"))
+    seurat_v3 = PreprocessConfig(hvg_flavor="seurat_v3")
+    assert ranked_genes(counts, 100, auto) == ranked_genes(counts, 100, seurat_v3)
     with caplog.at_level("WARNING", logger="scsmd"):
-        ranked_genes(counts, 100, PreprocessConfig())
-        assert "read counts" not in caplog.text
-        ranked_genes(reads, 100, PreprocessConfig(hvg_flavor="seurat_v3_pca"))
-        assert "read counts" not in caplog.text  # the option the warning names
-        ranked_genes(reads, 100, PreprocessConfig())
+        ranked_genes(reads, 100, auto)
+        assert "read counts" not in caplog.text  # auto takes the ranking the warning names
+        ranked_genes(reads, 100, seurat_v3)
     assert "look like read counts" in caplog.text and "--hvg-flavor seurat_v3_pca" in caplog.text
+
+
+def test_seurat_v3_pca_ranks_the_image_by_both_places_and_the_dense_rest_by_seurat_v3(counts):
+    reads = as_read_counts(counts)
+    config = PreprocessConfig(hvg_flavor="seurat_v3_pca", n_genes=100, dense_genes=0)  # no dense branch: any n_genes
+    ranked = ranked_genes(reads, 300, config)
+    image = set(ranked[:100])
+    combined = ranked_genes(reads, 100, PreprocessConfig(hvg_flavor="seurat_v3_pca"))  # its image: 784 genes
+    assert image == set(combined)
+    by_variance = ranked_genes(reads, 500, dataclasses.replace(config, hvg_flavor="seurat_v3"))
+    assert ranked[100:] == [gene for gene in by_variance if gene not in image][:200]
+    assert len(image - set(by_variance[:100])) >= 20, len(image - set(by_variance[:100]))  # the share's
 
 
 def test_seurat_v3_pca_ranking_finds_the_type_genes_in_read_counts():
