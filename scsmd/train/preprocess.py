@@ -23,9 +23,7 @@ log = logging.getLogger(__name__)
 def ranked_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> list[str]:
     """Genes in >= min_cells cells, then the top `n_genes` highly variable ones, the most variable first: each ranking
     orders the genes alike whatever `n_genes` is, so one ranking gives the image's top genes and the dense ones."""
-    flavor = chosen_flavor(counts, config)
-    if flavor == "seurat_v3":
-        warn_if_reads(counts, config.read_counts_per_gene)
+    flavor = chosen_flavor(counts, config) if config.hvg_flavor == "auto" else config.hvg_flavor
     # a copy of every array: scanpy sorts a matrix's column indices in place, which would scramble the caller's
     # counts through indices shared with a float32 view of them
     adata = ad.AnnData(sp.csr_matrix(counts.X, dtype=np.float32, copy=True), obs=counts.obs[[]], var=counts.var[[]])
@@ -79,11 +77,17 @@ def seurat_rank(logexpr: ad.AnnData, n_top: int) -> np.ndarray:
 
 def chosen_flavor(counts: ad.AnnData, config: PreprocessConfig) -> str:
     """`config.hvg_flavor`, "auto" resolved by the counts: seurat_v3 on UMIs, seurat_v3_pca where the median cell
-    holds more than `config.read_counts_per_gene` counts a detected gene, as reads do (bench/README.md, session 48)."""
-    if config.hvg_flavor != "auto":
+    holds more than `config.read_counts_per_gene` counts a detected gene, as reads do (bench/README.md, session 48);
+    seurat_v3 named on such counts warns, for it then takes a gene's reads per molecule for variability (session 47)."""
+    if config.hvg_flavor not in ("auto", "seurat_v3"):
         return config.hvg_flavor
     depth = counts_per_detected_gene(counts.X)
     if depth <= config.read_counts_per_gene:
+        return "seurat_v3"
+    if config.hvg_flavor == "seurat_v3":
+        log.warning("%.0f counts per detected gene in the median cell: these look like read counts, where seurat_v3 "
+                    "ranks genes partly by their reads per molecule; compare with --hvg-flavor seurat_v3_pca or "
+                    "auto, the default (bench/README.md)", depth)
         return "seurat_v3"
     log.info("%.0f counts per detected gene in the median cell (read counts): genes ranked by seurat_v3_pca", depth)
     return "seurat_v3_pca"
@@ -99,17 +103,6 @@ def counts_per_detected_gene(counts: sp.spmatrix | np.ndarray) -> float:
     counts = sp.csr_matrix(counts)
     detected = np.asarray((counts > 0).sum(axis=1)).ravel()
     return float(np.median(library_sizes(counts)[detected > 0] / detected[detected > 0])) if detected.any() else 0.0
-
-
-def warn_if_reads(counts: ad.AnnData, read_counts_per_gene: float) -> None:
-    """Warn where seurat_v3, chosen by name, meets more than `read_counts_per_gene` counts a detected gene in the
-    median cell (reads, not UMIs): it then takes a gene's reads per molecule for variability (bench/README.md,
-    session 47)."""
-    depth = counts_per_detected_gene(counts.X)
-    if depth > read_counts_per_gene:
-        log.warning("%.0f counts per detected gene in the median cell: these look like read counts, where seurat_v3 "
-                    "ranks genes partly by their reads per molecule; compare with --hvg-flavor seurat_v3_pca or "
-                    "auto, the default (bench/README.md)", depth)
 
 
 def lognormalized(adata: ad.AnnData, target_sum: float) -> ad.AnnData:

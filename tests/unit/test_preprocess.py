@@ -33,9 +33,9 @@ def test_read_counts_are_told_from_umis_ranked_by_auto_and_warned_of_under_seura
     seurat_v3 = PreprocessConfig(hvg_flavor="seurat_v3")
     assert ranked_genes(counts, 100, auto) == ranked_genes(counts, 100, seurat_v3)
     with caplog.at_level("WARNING", logger="scsmd"):
-        ranked_genes(reads, 100, auto)
+        resolved(auto, reads)
         assert "look like read counts" not in caplog.text  # auto takes the ranking the warning names
-        ranked_genes(reads, 100, seurat_v3)
+        assert resolved(seurat_v3, reads) == seurat_v3  # named is kept, with a warning: train and preprocess resolve
     assert "look like read counts" in caplog.text and "--hvg-flavor seurat_v3_pca" in caplog.text
 
 
