@@ -30,7 +30,8 @@ HVG_FLAVOR_HELP = ("How the panel genes are ranked: auto (seurat_v3 on UMI count
                    "cell holds more than 10 counts a detected gene, as read counts do), seurat_v3 (on raw counts), "
                    "seurat (on log data, method.md's UMI choice and the reference preset's), or seurat_v3_pca (the "
                    "image's genes by the mean of a gene's seurat_v3 place and its place by the share of it the first "
-                   "50 principal components hold, the dense branch's by seurat_v3; bench/README.md).")
+                   "50 principal components hold, the dense branch's by its seurat_v3 place and the share the image "
+                   "genes' components hold; bench/README.md).")
 SCALE_HELP = ("Standardize each panel gene (training mean and sd, clipped at 10, as sc.pp.scale) before the network; "
               "default: the preset's (default: on, reference: off).")
 LAYER_HELP = "The .h5ad layer that holds the raw counts (e.g. counts, beside log-normalized X); default: X."

@@ -47,11 +47,12 @@ class PreprocessConfig:
     # genes dominate (baron -0.26 ARI); standardized, it is the better panel (bench/README.md, ablation rows).
     # "seurat_v3_pca": the image's genes by the mean of each gene's seurat_v3 place and its place by the share of its
     # standardized log expression that the first `ranking_pcs` principal components of all genes hold (blind to a
-    # gene's reads per molecule, which seurat_v3 alone takes for variability on read counts), the dense branch's rest
-    # by seurat_v3 (the share's lower genes vary within baron's beta cells). "auto", the default: seurat_v3 where the
-    # median cell holds at most `read_counts_per_gene` counts a detected gene (UMI sets 1.6-5.0), seurat_v3_pca
-    # above (read-scaled 33-120). On simulated reads, seed 0: bladder 0.385 -> 0.535, worm 0.372 -> 0.544, baron 0.915
-    # -> 0.906, pbmc 0.787 -> 0.787 (bench/README.md, sessions 47-48)
+    # gene's reads per molecule, which seurat_v3 alone takes for variability on read counts); the dense branch's rest
+    # likewise, but by the share the image's genes' components hold (all genes' rank genes that vary within baron's
+    # beta cells). "auto", the default: seurat_v3 where the median cell holds at most `read_counts_per_gene` counts a
+    # detected gene (UMI sets 1.6-5.0), seurat_v3_pca above (read-scaled 33-120). On simulated reads, mean ARI:
+    # bladder 0.407 -> 0.599, worm 0.372 -> 0.642, baron 0.915 -> 0.870, pbmc 0.787 -> 0.787 (seurat_v3 -> auto)
+    # (bench/README.md, sessions 47-49)
     hvg_flavor: HvgFlavor = "auto"
     read_counts_per_gene: float = 10.0
     ranking_pcs: int = 50

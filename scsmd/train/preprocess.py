@@ -43,16 +43,22 @@ READS_RANK_DEPTH = 4000  # seurat_v3_pca: how far down each ranking a gene's pla
 
 
 def seurat_v3_pca_order(adata: ad.AnnData, n_top: int, config: PreprocessConfig) -> np.ndarray:
-    """The image's `config.n_genes` genes by the sum of each gene's seurat_v3 place and its place by principal share
-    (each counted to a depth, ties by seurat_v3's), then the rest by seurat_v3's alone: the share's lower genes vary
-    within types (baron's beta cells), which the dense branch splits types by (bench/README.md, session 48)."""
+    """The image's `config.n_genes` genes by both places: seurat_v3's and the principal share's of all genes; then the
+    rest by seurat_v3's and the share the image's own components hold. The share of all genes ranks low genes that
+    vary within a type (baron's beta cells), which the dense branch then splits types by; the image's components
+    carry its types, not that (bench/README.md, sessions 48-49)."""
     depth = min(adata.n_vars, max(READS_RANK_DEPTH, n_top))
-    by_variance = seurat_v3_rank(adata, depth)
-    by_share = rank_of(-principal_share(lognormalized(adata, config.target_sum).X, config.ranking_pcs))
-    capped = np.minimum(by_variance, depth)
-    image = np.lexsort((capped, capped + np.minimum(by_share, depth)))[:config.n_genes]
-    rest = np.argsort(by_variance, kind="stable")
+    by_variance = np.minimum(seurat_v3_rank(adata, depth), depth)
+    logexpr = lognormalized(adata, config.target_sum).X
+    image = by_both_places(by_variance, principal_share(logexpr, config.ranking_pcs), depth)[:config.n_genes]
+    rest = by_both_places(by_variance, principal_share(logexpr, config.ranking_pcs, basis=image), depth)
     return np.concatenate([image, rest[~np.isin(rest, image)]])
+
+
+def by_both_places(by_variance: np.ndarray, share: np.ndarray, depth: int) -> np.ndarray:
+    """Genes by the sum of their seurat_v3 place (`by_variance`, counted to `depth`: further, as if there) and their
+    place by `share` (counted alike), ties by seurat_v3's: a gene must rank high by both to lead."""
+    return np.lexsort((by_variance, by_variance + np.minimum(rank_of(-share), depth)))
 
 
 def rank_of(score: np.ndarray) -> np.ndarray:
@@ -114,15 +120,17 @@ def lognormalized(adata: ad.AnnData, target_sum: float) -> ad.AnnData:
     return adata
 
 
-def principal_share(logexpr: sp.csr_matrix, n_pcs: int) -> np.ndarray:
-    """The share of each gene's standardized variance that the first `n_pcs` principal components of all genes hold:
-    genes that vary with others (types) score high, a gene's lone noise low; a gene's reads per molecule mostly shift
-    its log values, which the standardization takes out."""
+def principal_share(logexpr: sp.csr_matrix, n_pcs: int, basis: np.ndarray | None = None) -> np.ndarray:
+    """The share of each gene's standardized variance that the first `n_pcs` principal components of the `basis`
+    genes (all of them by default) hold: genes that vary with others (types) score high, a gene's lone noise low; a
+    gene's reads per molecule mostly shift its log values, which the standardization takes out."""
     sd = np.sqrt(mean_variance_axis(logexpr, axis=0)[1])
     standardized = sp.csr_matrix(logexpr @ sp.diags(np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0)))
-    n_pcs = max(1, min(n_pcs, *standardized.shape) - 1)  # arpack needs fewer than either side
-    pca = PCA(n_components=n_pcs, svd_solver="arpack", random_state=0).fit(standardized)
-    return (pca.explained_variance_[:, None] * pca.components_**2).sum(axis=0)
+    spanning = standardized if basis is None else standardized[:, basis]
+    n_pcs = max(1, min(n_pcs, *spanning.shape) - 1)  # arpack needs fewer than either side
+    scores = PCA(n_components=n_pcs, svd_solver="arpack", random_state=0).fit_transform(spanning)  # centred
+    along = np.asarray(standardized.T @ scores)  # each gene's centred values against each component's scores
+    return (along**2 / (scores**2).sum(axis=0)).sum(axis=1) / standardized.shape[0]
 
 
 def highly_variable_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> list[str]:

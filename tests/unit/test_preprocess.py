@@ -11,7 +11,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from scsmd.config import PreprocessConfig
 from scsmd.datasets import as_read_counts
 from scsmd.io import read_counts
-from scsmd.train.preprocess import chosen_flavor, counts_per_detected_gene, ranked_genes, resolved
+from scsmd.train.preprocess import chosen_flavor, counts_per_detected_gene, principal_share, ranked_genes, resolved
 from conftest import real_data, synthetic_counts
 
 
@@ -39,16 +39,31 @@ def test_read_counts_are_told_from_umis_ranked_by_auto_and_warned_of_under_seura
     assert "look like read counts" in caplog.text and "--hvg-flavor seurat_v3_pca" in caplog.text
 
 
-def test_seurat_v3_pca_ranks_the_image_by_both_places_and_the_dense_rest_by_seurat_v3(counts):
+def test_seurat_v3_pca_ranks_the_image_by_both_places_and_the_dense_rest_by_the_images_components(counts):
     reads = as_read_counts(counts)
     config = PreprocessConfig(hvg_flavor="seurat_v3_pca", n_genes=100, dense_genes=0)  # no dense branch: any n_genes
     ranked = ranked_genes(reads, 300, config)
-    image = set(ranked[:100])
-    combined = ranked_genes(reads, 100, PreprocessConfig(hvg_flavor="seurat_v3_pca"))  # its image: 784 genes
-    assert image == set(combined)
+    assert set(ranked[:100]) == set(ranked_genes(reads, 100, PreprocessConfig(hvg_flavor="seurat_v3_pca")))
     by_variance = ranked_genes(reads, 500, dataclasses.replace(config, hvg_flavor="seurat_v3"))
-    assert ranked[100:] == [gene for gene in by_variance if gene not in image][:200]
-    assert len(image - set(by_variance[:100])) >= 20, len(image - set(by_variance[:100]))  # the share's
+    assert len(set(ranked[:100]) - set(by_variance[:100])) >= 20  # the share's
+    markers = marker_genes()
+    rest_by_variance = [gene for gene in by_variance if gene not in ranked[:100]][:200]
+    found = len(markers & set(ranked[100:])), len(markers & set(rest_by_variance))
+    assert found[0] > found[1] + 10, found  # the dense rest: more type genes than seurat_v3 alone ranks there
+
+
+def test_principal_share_of_a_basis_holds_what_varies_with_it_not_a_module_beside_it():
+    rng = np.random.default_rng(0)
+    types, module = np.arange(400) % 2, rng.normal(size=400)  # a program of cells of both types (stress, cycle)
+    logexpr = np.hstack([types[:, None] + 0.3 * rng.normal(size=(400, 20)),  # markers
+                         module[:, None] + 0.3 * rng.normal(size=(400, 20)),  # genes of that program
+                         rng.normal(size=(400, 60))])  # noise
+    logexpr = sp.csr_matrix(logexpr - logexpr.min())
+    markers, program, noise = np.arange(20), np.arange(20, 40), np.arange(40, 100)
+    of_all, of_markers = principal_share(logexpr, 2), principal_share(logexpr, 2, basis=markers)
+    assert of_all[program].min() > of_all[noise].max()  # all genes' components hold the program
+    assert of_markers[markers].min() > 0.6 > 0.05 > of_markers[program].max()  # the markers' do not
+    assert np.allclose(principal_share(logexpr, 2, basis=np.arange(100)), of_all)
 
 
 def test_seurat_v3_pca_ranking_finds_the_type_genes_in_read_counts():
