@@ -49,9 +49,9 @@ def seurat_v3_pca_order(adata: ad.AnnData, n_top: int, config: PreprocessConfig)
     carry its types, not that (bench/README.md, sessions 48-49)."""
     depth = min(adata.n_vars, max(READS_RANK_DEPTH, n_top))
     by_variance = np.minimum(seurat_v3_rank(adata, depth), depth)
-    logexpr = lognormalized(adata, config.target_sum).X
-    image = by_both_places(by_variance, principal_share(logexpr, config.ranking_pcs), depth)[:config.n_genes]
-    rest = by_both_places(by_variance, principal_share(logexpr, config.ranking_pcs, basis=image), depth)
+    genes = standardized(lognormalized(adata, config.target_sum).X)
+    image = by_both_places(by_variance, principal_share(genes, config.ranking_pcs), depth)[:config.n_genes]
+    rest = by_both_places(by_variance, principal_share(genes, config.ranking_pcs, basis=image), depth)
     return np.concatenate([image, rest[~np.isin(rest, image)]])
 
 
@@ -120,17 +120,21 @@ def lognormalized(adata: ad.AnnData, target_sum: float) -> ad.AnnData:
     return adata
 
 
-def principal_share(logexpr: sp.csr_matrix, n_pcs: int, basis: np.ndarray | None = None) -> np.ndarray:
-    """The share of each gene's standardized variance that the first `n_pcs` principal components of the `basis`
-    genes (all of them by default) hold: genes that vary with others (types) score high, a gene's lone noise low; a
-    gene's reads per molecule mostly shift its log values, which the standardization takes out."""
+def standardized(logexpr: sp.csr_matrix) -> sp.csr_matrix:
+    """Each gene's log expression over its sd (not centred, to stay sparse): a gene's reads per molecule mostly shift
+    its log values, which this takes out of the share below."""
     sd = np.sqrt(mean_variance_axis(logexpr, axis=0)[1])
-    standardized = sp.csr_matrix(logexpr @ sp.diags(np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0)))
-    spanning = standardized if basis is None else standardized[:, basis]
+    return sp.csr_matrix(logexpr @ sp.diags(np.divide(1.0, sd, out=np.zeros_like(sd), where=sd > 0)))
+
+
+def principal_share(genes: sp.csr_matrix, n_pcs: int, basis: np.ndarray | None = None) -> np.ndarray:
+    """The share of each of the `standardized` genes' variance that the first `n_pcs` principal components of the
+    `basis` genes (all of them by default) hold: genes that vary with others (types) score high, lone noise low."""
+    spanning = genes if basis is None else genes[:, basis]
     n_pcs = max(1, min(n_pcs, *spanning.shape) - 1)  # arpack needs fewer than either side
     scores = PCA(n_components=n_pcs, svd_solver="arpack", random_state=0).fit_transform(spanning)  # centred
-    along = np.asarray(standardized.T @ scores)  # each gene's centred values against each component's scores
-    return (along**2 / (scores**2).sum(axis=0)).sum(axis=1) / standardized.shape[0]
+    along = np.asarray(genes.T @ scores)  # each gene's centred values against each component's scores
+    return (along**2 / (scores**2).sum(axis=0)).sum(axis=1) / genes.shape[0]
 
 
 def highly_variable_genes(counts: ad.AnnData, n_genes: int, config: PreprocessConfig) -> list[str]:

@@ -11,7 +11,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from scsmd.config import PreprocessConfig
 from scsmd.datasets import as_read_counts
 from scsmd.io import read_counts
-from scsmd.train.preprocess import chosen_flavor, counts_per_detected_gene, principal_share, ranked_genes, resolved
+from scsmd.train.preprocess import (chosen_flavor, counts_per_detected_gene, principal_share, ranked_genes, resolved,
+                                    standardized)
 from conftest import real_data, synthetic_counts
 
 
@@ -58,7 +59,7 @@ def test_principal_share_of_a_basis_holds_what_varies_with_it_not_a_module_besid
     logexpr = np.hstack([types[:, None] + 0.3 * rng.normal(size=(400, 20)),  # markers
                          module[:, None] + 0.3 * rng.normal(size=(400, 20)),  # genes of that program
                          rng.normal(size=(400, 60))])  # noise
-    logexpr = sp.csr_matrix(logexpr - logexpr.min())
+    logexpr = standardized(sp.csr_matrix(logexpr - logexpr.min()))
     markers, program, noise = np.arange(20), np.arange(20, 40), np.arange(40, 100)
     of_all, of_markers = principal_share(logexpr, 2), principal_share(logexpr, 2, basis=markers)
     assert of_all[program].min() > of_all[noise].max()  # all genes' components hold the program
