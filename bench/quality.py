@@ -4,7 +4,7 @@
                             [--set FIELD=VALUE ...] [--n-genes N] [--hvg-flavor F] [--scale | --no-scale]
                             [--dense-genes G] [--dense-members M] [--dense-weight W] [--latent-dim D]
                             [--likelihood nb|zinb] [--no-baselines] [--auto-k] [--subsample N] [--per-type N]
-                            [--reads] [--out bench/results/quality.json]
+                            [--reads] [--save-runs DIR] [--out bench/results/quality.json]
 
 Public API only. ARI / NMI / ACC per data set, mean over seeds, with wall times; for scsmd also the ARI of the
 latent's nearest true-type means (what a partition of that latent could reach) and the mean ARI of its clustering
@@ -23,7 +23,9 @@ cells for every seed and method; K: the types among them), for the small data se
 large, as the classic small benchmarks' are, rather than a large set's rare types shrunk to a cell or two. The labels
 only choose the cells scored; no method sees them. `--reads` turns each set's UMI counts into counts of reads, as
 full-length protocols without UMIs (Smart-seq2) give: every molecule amplified (`scsmd.datasets.as_read_counts`), so
-each method meets counts 10-100x larger and noisier than the UMI counts it was chosen on.
+each method meets counts 10-100x larger and noisier than the UMI counts it was chosen on. `--save-runs DIR` keeps
+each scsmd run's final latent, the last stage's clusters and centroids and the true types (DIR/SET_METHOD_seedS.npz),
+so that other final partitions can be scored on the same runs without training again (bench/partitions.py).
 """
 from __future__ import annotations
 
@@ -140,9 +142,10 @@ def subsample(counts: ad.AnnData, n_cells: int | None = None, per_type: int | No
 
 def run_dataset(name: str, counts: ad.AnnData, seeds: list[int],
                 configs: dict[str, tuple[PreprocessConfig, ModelConfig, TrainConfig]], baselines: bool,
-                auto_k: bool = False) -> dict:
+                auto_k: bool = False, save_dir: Path | None = None) -> dict:
     """Scores of every method on one data set, per seed; each scsmd run reads its own panel. With `auto_k` no
-    method is told K: scsmd estimates it, and scanpy's tutorial Leiden is the baseline."""
+    method is told K: scsmd estimates it, and scanpy's tutorial Leiden is the baseline. With `save_dir`, each scsmd
+    run's final step inputs are saved there (`save_run`)."""
     n_clusters = counts.obs[LABEL_KEY].nunique()
     truth = counts.obs[LABEL_KEY].to_numpy()
     k_given_baselines, k_free_baselines = baselines and not auto_k, baselines and auto_k
@@ -172,14 +175,27 @@ def run_dataset(name: str, counts: ad.AnnData, seeds: list[int],
         for method, (panel, model_config, config) in configs.items():
             adata = counts.copy()
             start = time.perf_counter()
-            scsmd.train(adata, n_clusters=None if auto_k else n_clusters, preprocess_config=panel,
-                        model_config=model_config, train_config=dataclasses.replace(config, seed=seed))
+            run_config = dataclasses.replace(config, seed=seed)
+            result = scsmd.train(adata, n_clusters=None if auto_k else n_clusters, preprocess_config=panel,
+                                 model_config=model_config, train_config=run_config)
             seconds = time.perf_counter() - start
+            if save_dir is not None:
+                save_run(save_dir / f"{name}_{method}_seed{seed}.npz".replace(" ", "_"), result, truth, run_config)
             latent, scores, k = adata.obsm["X_scsmd"], scsmd.evaluate(adata, label_key=LABEL_KEY), adata.uns["scsmd"]["n_clusters"]
             rows[method].append({**scores, "seconds": seconds, "k": k, "type_means_ari": type_means_ari(latent, truth),
                                  "kmeans_draws_ari": kmeans_draws_ari(latent, truth, k, config, seed)})
         print(f"  {name} seed {seed}: " + ", ".join(f"{m} {r[-1]['ari']:.3f}" for m, r in rows.items()), flush=True)
     return {"n_cells": counts.n_obs, "n_clusters": n_clusters, "runs": rows}
+
+
+def save_run(path: Path, result, truth: np.ndarray, config: TrainConfig) -> None:
+    """What the final partition of a run starts from, its result, and the true types, as one .npz."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, latent=result.latent, head_labels=result.head_labels, head_centroids=result.head_centroids,
+                     labels=result.labels, truth=truth.astype(str), seed=config.seed,
+                     smoothing_neighbors=config.smoothing_neighbors if config.smoothing_steps else 0,
+                     final_smoothing_steps=config.final_smoothing_steps)
 
 
 def type_means_ari(latent: np.ndarray, truth: np.ndarray) -> float:
@@ -256,6 +272,7 @@ def main() -> None:
     parser.add_argument("--subsample", type=int, metavar="N", help="Score on N random cells of each set (see above).")
     parser.add_argument("--per-type", type=int, metavar="N", help="Score on at most N cells of each type (see above).")
     parser.add_argument("--reads", action="store_true", help="Score on the counts as reads, not UMIs (see above).")
+    parser.add_argument("--save-runs", type=Path, metavar="DIR", help="Keep each scsmd run's final step (see above).")
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality.json"))
     args = parser.parse_args()
     if args.subsample is not None and args.per_type is not None:
@@ -278,7 +295,7 @@ def main() -> None:
     for name, load in loaders.items():
         counts = subsample(load(), args.subsample, args.per_type)
         results[name] = run_dataset(name, as_read_counts(counts) if args.reads else counts, args.seeds, configs,
-                                    not args.no_baselines, args.auto_k)
+                                    not args.no_baselines, args.auto_k, args.save_runs)
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=1))
     print(summarize(results))

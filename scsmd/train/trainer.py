@@ -70,10 +70,18 @@ class TrainResult:
     latent: np.ndarray  # (n_cells, latent_dim) float32
     labels: np.ndarray  # (n_cells,) int, nearest final centroid
     centroids: np.ndarray  # (n_clusters, latent_dim) float64
-    head_agreement: float  # fraction of cells whose final cluster is their Cellnet argmax (fuzzy one without Cellnet)
+    # the last stage's clusters (Cellnet's argmax, or the fuzzy memberships' without Cellnet) and centroids, which the
+    # final partition starts from: kept so that other final partitions can be measured on a run (bench/partitions.py)
+    head_labels: np.ndarray  # (n_cells,) int
+    head_centroids: np.ndarray  # (n_clusters, latent_dim) float64
     device: str
     history: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # wall seconds of the steps between the epochs
+
+    @property
+    def head_agreement(self) -> float:
+        """Fraction of cells whose final cluster is their cluster in the last stage."""
+        return float((self.labels == self.head_labels).mean())
 
 
 def resolve_device(device: str) -> torch.device:
@@ -518,14 +526,14 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
             probs = model.cluster_head(latent) if config.cellnet_epochs > 0 else \
                 fuzzy_memberships(latent, centroids, config.fuzzifier)  # an untrained head has no clusters
             head_labels = probs.argmax(dim=1).cpu().numpy()
-        latent_np = latent.cpu().numpy()
+        latent_np, head_centroids = latent.cpu().numpy(), centroids.cpu().numpy().astype(np.float64)
         with threadpool_limits(limits=config.kmeans_threads):
-            labels, final_centroids = final_clusters(latent_np, head_labels,
-                                                     centroids.cpu().numpy().astype(np.float64), config.seed,
+            labels, final_centroids = final_clusters(latent_np, head_labels, head_centroids, config.seed,
                                                      config.smoothing_neighbors if smoothed else 0,
                                                      config.final_smoothing_steps, config.final_partition,
                                                      config.linkage_cells)
-    agreement = float((labels == head_labels).mean())
+    result = TrainResult(model.cpu(), latent_np, labels, final_centroids, head_labels, head_centroids, str(device),
+                         history, timer.seconds)
     log.info("final clusters: nearest-centroid agrees with the %s on %.1f%% of cells",
-             "Cellnet head" if config.cellnet_epochs > 0 else "fuzzy memberships", 100 * agreement)
-    return TrainResult(model.cpu(), latent_np, labels, final_centroids, agreement, str(device), history, timer.seconds)
+             "Cellnet head" if config.cellnet_epochs > 0 else "fuzzy memberships", 100 * result.head_agreement)
+    return result

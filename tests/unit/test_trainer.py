@@ -355,6 +355,13 @@ def test_smoothing_averages_neighbours_and_keeps_raw_centroids(counts):
     d = ((result.latent[:, None, :] - result.centroids[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(d.argmin(1), result.labels)  # centroids live in the raw latent, as embed needs
     assert len(np.unique(result.labels)) == 3
+    # the last stage's clusters are kept, and the last step redone from them gives the run's (bench/partitions.py)
+    config = TrainConfig()
+    labels, centroids = final_clusters(result.latent, result.head_labels, result.head_centroids, config.seed,
+                                       config.smoothing_neighbors, config.final_smoothing_steps)
+    np.testing.assert_array_equal(labels, result.labels)
+    np.testing.assert_array_equal(centroids, result.centroids)
+    assert result.head_agreement == (result.labels == result.head_labels).mean() > 0.5
 
 
 def test_final_clusters_run_lloyd_on_the_latent_the_start_was_clustered_on():
