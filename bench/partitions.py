@@ -4,10 +4,10 @@
     python bench/partitions.py DIR/*.npz [--out bench/results/partitions.json]
 
 Each run file holds what `scsmd train`'s last step starts from (the final latent, the last stage's clusters and
-centroids, the smoothing it used) and the true types. Each partition gives every cell the cluster it would give a new
-cell there (nearest centroid for `lloyd` and `average_linkage`, as `scsmd embed` assigns; the most probable
-component for the mixture); its ARI against the true types is printed per run. `lloyd` recomputes the default and is
-checked against the run's own labels. The labels only score: no partition sees them.
+centroids, the smoothing it used) and the true types. `lloyd` and `average` are the last step's `--partition`s
+(`TrainConfig.final_partition`), the run's own recomputed and checked against its labels; `mixture_means` is a
+candidate measured here before it is built. Every cell is given its nearest centroid's cluster, as `scsmd embed`
+assigns; the ARI against the true types is printed per run. The labels only score: no partition sees them.
 """
 from __future__ import annotations
 
@@ -24,43 +24,38 @@ from scsmd.infer.assign import squared_distances
 from scsmd.metrics import score_clusters
 from scsmd.train.trainer import cluster_means, final_clusters
 
-REG_COVAR = 1e-4  # added to each variance: a latent block's per-dimension variance is about 0.01-0.05
+MIXTURE_REG = 0.02  # added to every variance, as a share of the latent's mean variance (0.005-0.02 score alike)
 Partition = Callable[[dict], np.ndarray]  # a run's arrays -> its cells' clusters, as new cells would be assigned
 
 
-def lloyd_centroids(run: dict) -> np.ndarray:
-    """The default's centroids: Lloyd steps from the last stage's clusters on the once-smoothed latent."""
-    return final_clusters(run["latent"], run["head_labels"], run["head_centroids"], int(run["seed"]),
-                          int(run["smoothing_neighbors"]), int(run["final_smoothing_steps"]))[1]
+def final_partition(kind: str) -> Partition:
+    """`scsmd train`'s last step with `--partition kind` (TrainConfig.final_partition) on a saved run."""
+
+    def partition(run: dict) -> np.ndarray:
+        return final_clusters(run["latent"], run["head_labels"], run["head_centroids"], int(run["seed"]),
+                              int(run["smoothing_neighbors"]), int(run["final_smoothing_steps"]), kind)[0]
+
+    return partition
 
 
-def lloyd(run: dict) -> np.ndarray:
-    """The default: nearest of Lloyd's centroids."""
-    return squared_distances(run["latent"], lloyd_centroids(run)).argmin(axis=1)
+def mixture_means(run: dict) -> np.ndarray:
+    """Not built: the nearest of the means of a Gaussian mixture with diagonal covariances fitted by EM on the raw
+    latent from Lloyd's clusters (each component begins at its cluster's mean, variance and share): each cluster its
+    own spread, where K-means' objective gives all one."""
+    latent, start = run["latent"].astype(np.float64), final_partition("lloyd")(run)
+    reg_covar = MIXTURE_REG * latent.var(axis=0).mean()
+    sizes = np.bincount(start, minlength=len(run["head_centroids"]))
+    variances = np.stack([latent[start == k].var(axis=0) if sizes[k] > 1 else latent.var(axis=0)
+                          for k in range(len(sizes))]) + reg_covar
+    gmm = GaussianMixture(len(sizes), covariance_type="diag", reg_covar=reg_covar, init_params="random_from_data",
+                          means_init=cluster_means(latent, start, run["head_centroids"]),
+                          weights_init=(sizes + 1) / (sizes + 1).sum(), precisions_init=1 / variances,
+                          random_state=int(run["seed"])).fit(latent)
+    return squared_distances(latent, gmm.means_).argmin(axis=1)
 
 
-def average_linkage(run: dict) -> np.ndarray:
-    """`--partition average`: nearest of the centroids of an average-linkage agglomeration of the smoothed latent."""
-    return final_clusters(run["latent"], run["head_labels"], run["head_centroids"], int(run["seed"]),
-                          int(run["smoothing_neighbors"]), int(run["final_smoothing_steps"]), "average")[0]
-
-
-def diagonal_mixture(run: dict) -> np.ndarray:
-    """A Gaussian mixture with diagonal covariances on the raw latent, started from Lloyd's clusters; each cell in
-    its most probable component: every cluster its own spread along each latent dimension and its own weight, where
-    nearest-centroid gives all clusters one spread."""
-    latent, start = run["latent"].astype(np.float64), lloyd(run)
-    means = cluster_means(latent, start, run["head_centroids"])
-    weights = np.bincount(start, minlength=len(means)) + 1.0
-    variances = np.stack([latent[start == k].var(axis=0) if (start == k).sum() > 1 else latent.var(axis=0)
-                          for k in range(len(means))]) + REG_COVAR
-    gmm = GaussianMixture(len(means), covariance_type="diag", reg_covar=REG_COVAR, means_init=means,
-                          weights_init=weights / weights.sum(), precisions_init=1 / variances).fit(latent)
-    return gmm.predict(latent)
-
-
-PARTITIONS: dict[str, Partition] = {"lloyd": lloyd, "average_linkage": average_linkage,
-                                    "diagonal_mixture": diagonal_mixture}
+PARTITIONS: dict[str, Partition] = {"lloyd": final_partition("lloyd"), "average": final_partition("average"),
+                                    "mixture_means": mixture_means}
 
 
 def score_run(path: Path) -> dict[str, float]:
@@ -70,8 +65,8 @@ def score_run(path: Path) -> dict[str, float]:
     scores = {}
     for name, partition in PARTITIONS.items():
         labels = partition(run)
-        if name == "lloyd" and not np.array_equal(labels, run["labels"]):
-            raise SystemExit(f"{path}: lloyd does not reproduce the run's labels; was it saved by another version?")
+        if name == str(run.get("final_partition", "lloyd")) and not np.array_equal(labels, run["labels"]):
+            raise SystemExit(f"{path}: {name} does not give the run's labels; was it saved by another version?")
         scores[name] = score_clusters(run["truth"], labels)["ari"]
     return scores
 
@@ -81,10 +76,10 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="Run files saved by bench/quality.py --save-runs.")
     parser.add_argument("--out", type=Path, default=Path("bench/results/partitions.json"))
     args = parser.parse_args()
-    results = {path.stem: score_run(path) for path in sorted(args.runs)}
-    print("run".ljust(48) + "".join(name.rjust(17) for name in PARTITIONS))
+    results = {f"{path.parent.name}/{path.stem}": score_run(path) for path in sorted(args.runs)}
+    print("run".ljust(56) + "".join(name.rjust(17) for name in PARTITIONS))
     for run, scores in results.items():
-        print(run.ljust(48) + "".join(f"{scores[name]:17.3f}" for name in PARTITIONS))
+        print(run.ljust(56) + "".join(f"{scores[name]:17.3f}" for name in PARTITIONS))
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(results, indent=1))
 

@@ -194,6 +194,7 @@ def save_run(path: Path, result, truth: np.ndarray, config: TrainConfig) -> None
         with open(tmp, "wb") as f:
             np.savez(f, latent=result.latent, head_labels=result.head_labels, head_centroids=result.head_centroids,
                      labels=result.labels, truth=truth.astype(str), seed=config.seed,
+                     final_partition=config.final_partition,
                      smoothing_neighbors=config.smoothing_neighbors if config.smoothing_steps else 0,
                      final_smoothing_steps=config.final_smoothing_steps)
 
