@@ -4,10 +4,10 @@
     python bench/partitions.py DIR/*.npz [--out bench/results/partitions.json]
 
 Each run file holds what `scsmd train`'s last step starts from (the final latent, the last stage's clusters and
-centroids, the smoothing it used) and the true types. `lloyd` and `average` are the last step's `--partition`s
-(`TrainConfig.final_partition`), the run's own recomputed and checked against its labels; `mixture_means` is a
-candidate measured here before it is built. Every cell is given its nearest centroid's cluster, as `scsmd embed`
-assigns; the ARI against the true types is printed per run. The labels only score: no partition sees them.
+centroids, the smoothing it used) and the true types. Each partition is the last step's `--partition`
+(`TrainConfig.final_partition`); the run's own is recomputed and checked against its labels. Every cell is given its
+nearest centroid's cluster, as `scsmd embed` assigns; the ARI against the true types is printed per run. The labels
+only score: no partition sees them.
 """
 from __future__ import annotations
 
@@ -17,14 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from sklearn.mixture import GaussianMixture
 
 from scsmd.atomic import atomic_path
-from scsmd.infer.assign import squared_distances
+from scsmd.config import TrainConfig
 from scsmd.metrics import score_clusters
-from scsmd.train.trainer import cluster_means, final_clusters
+from scsmd.train.trainer import final_clusters
 
-MIXTURE_REG = 0.02  # added to every variance, as a share of the latent's mean variance (0.005-0.02 score alike)
 Partition = Callable[[dict], np.ndarray]  # a run's arrays -> its cells' clusters, as new cells would be assigned
 
 
@@ -33,29 +31,13 @@ def final_partition(kind: str) -> Partition:
 
     def partition(run: dict) -> np.ndarray:
         return final_clusters(run["latent"], run["head_labels"], run["head_centroids"], int(run["seed"]),
-                              int(run["smoothing_neighbors"]), int(run["final_smoothing_steps"]), kind)[0]
+                              int(run["smoothing_neighbors"]), int(run["final_smoothing_steps"]), kind,
+                              mixture_reg=float(run.get("mixture_reg", TrainConfig.mixture_reg)))[0]
 
     return partition
 
 
-def mixture_means(run: dict) -> np.ndarray:
-    """Not built: the nearest of the means of a Gaussian mixture with diagonal covariances fitted by EM on the raw
-    latent from Lloyd's clusters (each component begins at its cluster's mean, variance and share): each cluster its
-    own spread, where K-means' objective gives all one."""
-    latent, start = run["latent"].astype(np.float64), final_partition("lloyd")(run)
-    reg_covar = MIXTURE_REG * latent.var(axis=0).mean()
-    sizes = np.bincount(start, minlength=len(run["head_centroids"]))
-    variances = np.stack([latent[start == k].var(axis=0) if sizes[k] > 1 else latent.var(axis=0)
-                          for k in range(len(sizes))]) + reg_covar
-    gmm = GaussianMixture(len(sizes), covariance_type="diag", reg_covar=reg_covar, init_params="random_from_data",
-                          means_init=cluster_means(latent, start, run["head_centroids"]),
-                          weights_init=(sizes + 1) / (sizes + 1).sum(), precisions_init=1 / variances,
-                          random_state=int(run["seed"])).fit(latent)
-    return squared_distances(latent, gmm.means_).argmin(axis=1)
-
-
-PARTITIONS: dict[str, Partition] = {"lloyd": final_partition("lloyd"), "average": final_partition("average"),
-                                    "mixture_means": mixture_means}
+PARTITIONS: dict[str, Partition] = {kind: final_partition(kind) for kind in ("lloyd", "average", "mixture")}
 
 
 def score_run(path: Path) -> dict[str, float]:

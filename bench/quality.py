@@ -194,9 +194,8 @@ def save_run(path: Path, result, truth: np.ndarray, config: TrainConfig) -> None
         with open(tmp, "wb") as f:
             np.savez(f, latent=result.latent, head_labels=result.head_labels, head_centroids=result.head_centroids,
                      labels=result.labels, truth=truth.astype(str), seed=config.seed,
-                     final_partition=config.final_partition,
-                     smoothing_neighbors=config.smoothing_neighbors if config.smoothing_steps else 0,
-                     final_smoothing_steps=config.final_smoothing_steps)
+                     final_partition=config.final_partition, smoothing_neighbors=result.final_neighbors,
+                     final_smoothing_steps=config.final_smoothing_steps, mixture_reg=config.mixture_reg)
 
 
 def type_means_ari(latent: np.ndarray, truth: np.ndarray) -> float:

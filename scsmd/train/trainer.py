@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
@@ -74,6 +75,7 @@ class TrainResult:
     # final partition starts from: kept so that other final partitions can be measured on a run (bench/partitions.py)
     head_labels: np.ndarray  # (n_cells,) int
     head_centroids: np.ndarray  # (n_clusters, latent_dim) float64
+    final_neighbors: int  # the neighbours the final smoothing averaged over (0: it clustered the raw latent)
     device: str
     history: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # wall seconds of the steps between the epochs
@@ -434,18 +436,40 @@ def linkage_centroids(latent: np.ndarray, clustered: np.ndarray, fallback: np.nd
     return cluster_means(latent[cells], labels, fallback)
 
 
+def mixture_centroids(latent: np.ndarray, labels: np.ndarray, fallback: np.ndarray, reg: float, seed: int
+                      ) -> np.ndarray:
+    """The means of a Gaussian mixture with diagonal covariances fitted by EM on the raw latent from `labels`' clusters
+    (each component starting at its cluster's mean, per-dimension variance and share; an empty cluster at its row of
+    `fallback`), `reg` of the latent's mean variance added to every variance: each cluster its own spread, where
+    K-means' objective gives all one."""
+    latent = latent.astype(np.float64)
+    reg_covar = reg * latent.var(axis=0).mean()
+    sizes = np.bincount(labels, minlength=len(fallback))
+    variances = np.stack([latent[labels == k].var(axis=0) if sizes[k] > 1 else latent.var(axis=0)
+                          for k in range(len(sizes))]) + reg_covar
+    mixture = GaussianMixture(len(sizes), covariance_type="diag", reg_covar=reg_covar, init_params="random_from_data",
+                              means_init=cluster_means(latent, labels, fallback),
+                              weights_init=(sizes + 1) / (sizes + 1).sum(), precisions_init=1 / variances,
+                              random_state=seed)
+    return mixture.fit(latent).means_
+
+
 def final_clusters(latent: np.ndarray, head_labels: np.ndarray, fallback: np.ndarray, seed: int, n_neighbors: int = 0,
-                   steps: int = 0, partition: FinalPartition = "lloyd", linkage_cells: int = 10_000
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   steps: int = 0, partition: FinalPartition = "lloyd", linkage_cells: int = TrainConfig.linkage_cells,
+                   mixture_reg: float = TrainConfig.mixture_reg) -> tuple[np.ndarray, np.ndarray]:
     """Centroids and the labels nearest-centroid assignment gives with them (as embed assigns new cells), from the
     latent averaged over each cell's `n_neighbors` nearest cells `steps` times (0: the raw latent): its clusters by
-    Lloyd steps from the head's ("lloyd") or by average linkage of at most `linkage_cells` cells ("average")."""
+    Lloyd steps from the head's ("lloyd"), those refined by a Gaussian mixture on the raw latent ("mixture", see
+    mixture_centroids) or by average linkage of at most `linkage_cells` cells ("average")."""
     smoothed = smoothed_latent(latent, n_neighbors, steps)
     clustered = smoothed.astype(np.float64)
     if partition == "average":
         centroids = linkage_centroids(latent, clustered, fallback, linkage_cells, seed)
     else:
         centroids = lloyd_centroids(latent, clustered, head_labels, fallback, seed, smoothed is not latent)
+    if partition == "mixture":
+        lloyd_labels = squared_distances(latent, centroids).argmin(axis=1)
+        centroids = mixture_centroids(latent, lloyd_labels, fallback, mixture_reg, seed)
     return squared_distances(latent, centroids).argmin(axis=1), centroids
 
 
@@ -527,13 +551,13 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
                 fuzzy_memberships(latent, centroids, config.fuzzifier)  # an untrained head has no clusters
             head_labels = probs.argmax(dim=1).cpu().numpy()
         latent_np, head_centroids = latent.cpu().numpy(), centroids.cpu().numpy().astype(np.float64)
+        final_neighbors = config.smoothing_neighbors if smoothed else 0
         with threadpool_limits(limits=config.kmeans_threads):
             labels, final_centroids = final_clusters(latent_np, head_labels, head_centroids, config.seed,
-                                                     config.smoothing_neighbors if smoothed else 0,
-                                                     config.final_smoothing_steps, config.final_partition,
-                                                     config.linkage_cells)
-    result = TrainResult(model.cpu(), latent_np, labels, final_centroids, head_labels, head_centroids, str(device),
-                         history, timer.seconds)
+                                                     final_neighbors, config.final_smoothing_steps,
+                                                     config.final_partition, config.linkage_cells, config.mixture_reg)
+    result = TrainResult(model.cpu(), latent_np, labels, final_centroids, head_labels, head_centroids, final_neighbors,
+                         str(device), history, timer.seconds)
     log.info("final clusters: nearest-centroid agrees with the %s on %.1f%% of cells",
              "Cellnet head" if config.cellnet_epochs > 0 else "fuzzy memberships", 100 * result.head_agreement)
     return result

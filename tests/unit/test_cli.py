@@ -30,7 +30,7 @@ def cells(tmp_path_factory):
     (["train", "cells.h5ad", "-k", "3", "--contrast-weight", "-1"], "contrast_weight must be >= 0"),
     (["train", "cells.h5ad", "-k", "3", "--dec-contrast-weight", "-1"], "dec_contrast_weight >= 0"),
     (["train", "cells.h5ad", "-k", "3", "--dense-members", "0"], "dense_members >= 1"),
-    (["train", "cells.h5ad", "-k", "3", "--partition", "ward"], "final_partition must be lloyd or average"),
+    (["train", "cells.h5ad", "-k", "3", "--partition", "ward"], "final_partition must be lloyd, average or mixture"),
     (["train", "cells.h5ad", "-k", "3", "--layer", "counts"], "no layer 'counts'"),
     (["train", "cells.h5ad", "-k", "3", "--resolution", "2"], "give one of the two"),
     (["train", "cells.h5ad", "--resolution", "0"], "leiden_resolution must be > 0"),

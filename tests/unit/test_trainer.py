@@ -3,6 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import adjusted_rand_score
 
 import scsmd
 from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, preset
@@ -394,6 +395,22 @@ def test_final_clusters_by_average_linkage_keep_a_wide_group_whole_and_a_far_pai
     sampled, centroids = final_clusters(latent, head, np.zeros((2, 2)), seed=0, partition="average", linkage_cells=20)
     d = ((latent[:, None, :] - centroids[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(d.argmin(1), sampled)  # past linkage_cells: a sample's clusters, every cell assigned
+
+
+def test_final_clusters_by_mixture_give_a_wide_group_and_a_tight_one_their_own_means():
+    # a wide group (sd 2) beside a tight one (sd 0.2) 5 away: K-means cuts the wide group's tail off to the tight
+    # cluster, pulling both centroids towards each other; the mixture gives each cluster its own spread and mean
+    rng = np.random.default_rng(0)
+    latent = np.concatenate([rng.normal(0, 2, (400, 2)), rng.normal(0, 0.2, (100, 2)) + [5, 0]])
+    truth = np.repeat([0, 1], [400, 100])
+    head = (latent[:, 0] > 2.5).astype(int)
+    lloyd, lloyd_centroids = final_clusters(latent, head, np.zeros((2, 2)), seed=0)
+    assert np.abs(lloyd_centroids - [[0, 0], [5, 0]]).max() > 1
+    labels, centroids = final_clusters(latent, head, np.zeros((2, 2)), seed=0, partition="mixture")
+    np.testing.assert_allclose(centroids, [[0, 0], [5, 0]], atol=0.2)
+    d = ((latent[:, None, :] - centroids[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(d.argmin(1), labels)  # nearest-centroid, as embed assigns
+    assert adjusted_rand_score(truth, labels) > adjusted_rand_score(truth, lloyd) + 0.2
 
 
 def test_divergence_is_a_clear_error(counts):
