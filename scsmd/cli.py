@@ -217,7 +217,7 @@ def train(
     fuzzy_epochs: Optional[int] = typer.Option(None, "--fuzzy-epochs", help="Fuzzy clustering module epochs (preset's)."),
     cellnet_epochs: Optional[int] = typer.Option(None, "--cellnet-epochs", help="Cellnet module epochs (preset's)."),
     batch_size: int = typer.Option(100, "--batch-size", help="Cells per batch."),
-    partition: Optional[str] = typer.Option(None, "--partition", help="The final clusters: lloyd (Lloyd steps from the last stage's clusters, the default), mixture (those refined by a Gaussian mixture: each cluster its own spread) or average (average linkage: keeps wide types whole; better where types are well separated, worse where they touch; bench/README.md)."),
+    partition: Optional[str] = typer.Option(None, "--partition", help="The final clusters: mixture (Lloyd steps from the last stage's clusters, refined by a Gaussian mixture: each cluster its own spread; the default), lloyd (those Lloyd steps alone; the reference preset's) or average (average linkage: keeps wide types whole; better where types are well separated, worse where they touch; bench/README.md)."),
     bf16: bool = typer.Option(False, "--bf16", help="Pretrain the image autoencoder's convolutions in bfloat16: faster on CPUs with AMX or AVX512-BF16 (pbmc's whole training 0.86x the time on 2 cores), slower on others; mean ARI a little lower on three of four bench sets (bench/README.md)."),
     latent_dim: Optional[int] = typer.Option(None, "--latent-dim", help="Latent size (preset's: 20, reference 10)."),
     likelihood: Optional[str] = typer.Option(None, "--likelihood", help="Count likelihood: zinb or nb (preset's: zinb, reference nb)."),

@@ -208,16 +208,17 @@ class TrainConfig:
     # bladder +0.011, baron and pbmc within 0.001 (3 times: worm +0.033, bladder +0.005; bench/README.md, session 28)
     final_smoothing_steps: int = 1
     # how the final clusters are drawn from that once-smoothed latent: Lloyd steps from the last stage's clusters
-    # ("lloyd"), or average-linkage agglomeration of it ("average", on at most `linkage_cells` cells drawn at random:
-    # its memory grows with their square); the centroids are the clusters' means on the raw latent either way.
-    # Average linkage keeps wide types whole (mean ARI baron +0.013 over seeds 0-2, bladder +0.044 over 0-1; the
-    # demo's set +0.058 over five seeds, its sd 0.062 -> 0.007) but joins pbmc's and worm's touching types (pbmc
-    # -0.36, worm -0.15), so Lloyd's stays the default (bench/README.md, session 42)
-    final_partition: FinalPartition = "lloyd"
+    # ("lloyd"); those refined by a Gaussian mixture with diagonal covariances fitted by EM on the raw latent, its
+    # means the centroids ("mixture": each cluster its own spread, where K-means gives all one); or average-linkage
+    # agglomeration ("average", on at most `linkage_cells` cells drawn at random: its memory grows with their square).
+    # The mixture ends the demo's near tie (ARI 0.573 -> 0.624 over five seeds, sd 0.060 -> 0.012), keeps the four
+    # full sets within 0.003 of Lloyd's, and gains on small samples (mean ARI +0.013 at 100 random cells, +0.007 at 250,
+    # +0.005 at 20 cells a type; bench/README.md, session 51). Average linkage keeps wide types whole but joins pbmc's
+    # and worm's touching types (pbmc -0.36, worm -0.15; session 42).
+    final_partition: FinalPartition = "mixture"
     linkage_cells: int = 10_000
-    # "mixture": Lloyd's clusters, then a Gaussian mixture with diagonal covariances fitted by EM on the raw latent
-    # from them; its means are the centroids. This share of the latent's mean variance is added to every variance
-    # (0.005-0.02 score alike; 0.05 brings the demo's near tie back: bench/README.md, session 50)
+    # the mixture's floor on every variance, as a share of the latent's mean variance (0.005-0.02 score alike; 0.05
+    # brings the demo's near tie back: session 50)
     mixture_reg: float = 0.02
     # stage 2: fuzzy clustering module
     fuzzy_epochs: int = 0
@@ -286,7 +287,7 @@ class TrainConfig:
 # method.md's panel: seurat-ranked genes of log data, unscaled.
 REFERENCE_SCHEDULE = {"pretrain_epochs": 20, "pretrain_schedule": "constant", "pretrain_nb_weight": 0.0,
                       "kmeans_starts": 10, "smoothing_neighbors": 0, "fuzzy_epochs": 20, "cellnet_epochs": 20,
-                      "min_epoch_cells": 0}
+                      "min_epoch_cells": 0, "final_partition": "lloyd"}
 REFERENCE_PANEL = {"hvg_flavor": "seurat", "scale": False, "dense_genes": 0}
 REFERENCE_MODEL = {"latent_dim": 10, "likelihood": "nb"}
 PRESETS = {"default": ({}, {}, {}), "reference": (REFERENCE_PANEL, REFERENCE_MODEL, REFERENCE_SCHEDULE)}

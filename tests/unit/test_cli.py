@@ -153,7 +153,7 @@ def test_train_flags_reach_the_configs(cells, monkeypatch):
     monkeypatch.setattr(cli, "_train_and_write", lambda adata, **kwargs: seen.update(kwargs))
     monkeypatch.chdir(cells)
     for flags, bf16, members, partition in ((["--bf16", "--dense-members", "1", "--partition", "average"], True, 1,
-                                             "average"), ([], False, 2, "lloyd")):
+                                             "average"), ([], False, 2, "mixture")):
         result = CliRunner().invoke(cli.app, ["train", "cells.h5ad", "-k", "3", *flags])
         assert result.exit_code == 0, result.output
         assert seen["train_config"].pretrain_bf16 is bf16 and seen["model_config"].dense_members == members

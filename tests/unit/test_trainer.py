@@ -359,7 +359,7 @@ def test_smoothing_averages_neighbours_and_keeps_raw_centroids(counts):
     # the last stage's clusters are kept, and the last step redone from them gives the run's (bench/partitions.py)
     config = TrainConfig()
     labels, centroids = final_clusters(result.latent, result.head_labels, result.head_centroids, config.seed,
-                                       config.smoothing_neighbors, config.final_smoothing_steps)
+                                       config.smoothing_neighbors, config.final_smoothing_steps, config.final_partition)
     np.testing.assert_array_equal(labels, result.labels)
     np.testing.assert_array_equal(centroids, result.centroids)
     assert result.head_agreement == (result.labels == result.head_labels).mean() > 0.5
