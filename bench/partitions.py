@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from scsmd.atomic import atomic_path
-from scsmd.config import TrainConfig
+from scsmd.config import FINAL_PARTITIONS, TrainConfig
 from scsmd.metrics import score_clusters
 from scsmd.train.trainer import final_clusters
 
@@ -37,7 +37,7 @@ def final_partition(kind: str) -> Partition:
     return partition
 
 
-PARTITIONS: dict[str, Partition] = {kind: final_partition(kind) for kind in ("lloyd", "average", "mixture")}
+PARTITIONS: dict[str, Partition] = {kind: final_partition(kind) for kind in FINAL_PARTITIONS}
 
 
 def score_run(path: Path) -> dict[str, float]:

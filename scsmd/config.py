@@ -15,6 +15,7 @@ Likelihood = Literal["nb", "zinb"]
 LrSchedule = Literal["constant", "cosine"]
 NeighborMetric = Literal["cosine", "euclidean"]
 FinalPartition = Literal["lloyd", "average", "mixture"]
+FINAL_PARTITIONS = get_args(FinalPartition)
 IMAGE_SIDES = (28, 32)  # the panel's square layouts the network takes: method.md's 28x28, and 32x32 for 1024 genes
 
 
@@ -212,9 +213,10 @@ class TrainConfig:
     # means the centroids ("mixture": each cluster its own spread, where K-means gives all one); or average-linkage
     # agglomeration ("average", on at most `linkage_cells` cells drawn at random: its memory grows with their square).
     # The mixture ends the demo's near tie (ARI 0.573 -> 0.624 over five seeds, sd 0.060 -> 0.012), keeps the four
-    # full sets within 0.003 of Lloyd's, and gains on small samples (mean ARI +0.013 at 100 random cells, +0.007 at 250,
-    # +0.005 at 20 cells a type; bench/README.md, session 51). Average linkage keeps wide types whole but joins pbmc's
-    # and worm's touching types (pbmc -0.36, worm -0.15; session 42).
+    # full sets within 0.003 of Lloyd's, and gains on small samples (mean ARI over seeds 0-2: +0.013 at 100 random
+    # cells, +0.007 at 250, +0.016 at 500, +0.009 at 20 cells a type; bench/README.md, session 51).
+    # Average linkage keeps wide types whole but joins pbmc's and worm's touching types (pbmc -0.36, worm -0.15;
+    # session 42).
     final_partition: FinalPartition = "mixture"
     linkage_cells: int = 10_000
     # the mixture's floor on every variance, as a share of the latent's mean variance (0.005-0.02 score alike; 0.05
@@ -269,7 +271,7 @@ class TrainConfig:
         _check(self.smoothing_neighbors >= 0 and self.smoothing_steps >= 0 and self.final_smoothing_steps >= 0,
                f"smoothing_neighbors, smoothing_steps and final_smoothing_steps must be >= 0, got "
                f"{self.smoothing_neighbors}, {self.smoothing_steps}, {self.final_smoothing_steps}")
-        _check(self.final_partition in ("lloyd", "average", "mixture"),
+        _check(self.final_partition in FINAL_PARTITIONS,
                f"final_partition must be lloyd, average or mixture, got {self.final_partition!r}")
         _check(self.mixture_reg > 0, f"mixture_reg must be > 0, got {self.mixture_reg}")
         _check(self.linkage_cells >= 2, f"linkage_cells must be >= 2, got {self.linkage_cells}")
