@@ -443,9 +443,10 @@ def mixture_centroids(latent: np.ndarray, labels: np.ndarray, fallback: np.ndarr
     `fallback`), `reg` of the latent's mean variance added to every variance: each cluster its own spread, where
     K-means' objective gives all one."""
     latent = latent.astype(np.float64)
-    reg_covar = reg * latent.var(axis=0).mean()
+    spread = latent.var(axis=0)  # a cluster of one cell or none starts with the whole latent's
+    reg_covar = reg * spread.mean()
     sizes = np.bincount(labels, minlength=len(fallback))
-    variances = np.stack([latent[labels == k].var(axis=0) if sizes[k] > 1 else latent.var(axis=0)
+    variances = np.stack([latent[labels == k].var(axis=0) if sizes[k] > 1 else spread
                           for k in range(len(sizes))]) + reg_covar
     mixture = GaussianMixture(len(sizes), covariance_type="diag", reg_covar=reg_covar, init_params="random_from_data",
                               means_init=cluster_means(latent, labels, fallback),
