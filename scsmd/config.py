@@ -272,7 +272,8 @@ class TrainConfig:
                f"smoothing_neighbors, smoothing_steps and final_smoothing_steps must be >= 0, got "
                f"{self.smoothing_neighbors}, {self.smoothing_steps}, {self.final_smoothing_steps}")
         _check(self.final_partition in FINAL_PARTITIONS,
-               f"final_partition must be lloyd, average or mixture, got {self.final_partition!r}")
+               f"final_partition must be {', '.join(FINAL_PARTITIONS[:-1])} or {FINAL_PARTITIONS[-1]}, got "
+               f"{self.final_partition!r}")
         _check(self.mixture_reg > 0, f"mixture_reg must be > 0, got {self.mixture_reg}")
         _check(self.linkage_cells >= 2, f"linkage_cells must be >= 2, got {self.linkage_cells}")
         _check(self.fuzzifier > 1, f"fuzzifier m must be > 1, got {self.fuzzifier}")
