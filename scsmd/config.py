@@ -147,6 +147,9 @@ class TrainConfig:
     # (0: one pass), so a set of a few hundred cells or fewer gets about the steps a 500-cell one does; the bench's
     # sets, all of 500 cells or more, train as before (bench/README.md, session 43)
     min_epoch_cells: int = 500
+    # and at least this many batches of the stage's own size (0: no such floor): 5 keeps the image stage's 500 cells
+    # and gives the dense stages' batches of 256 1280 cells an epoch, below 1280 cells only (bench/README.md, session 52)
+    min_epoch_batches: int = 0
     # stage 1: autoencoder pretraining
     pretrain_epochs: int = 30
     pretrain_lr: float = 1e-3
@@ -244,9 +247,14 @@ class TrainConfig:
     label_head_genes: int = 2000  # CellTypist-style gene features beside the latent (bench/README.md, label transfer)
     label_head_c: float = 1.0  # inverse regularization, CellTypist's default
 
+    def epoch_floor(self, batch_size: int) -> int:
+        """The cells each epoch of a stage in batches of `batch_size` draws at least: the floor in cells or in batches."""
+        return max(self.min_epoch_cells, self.min_epoch_batches * batch_size)
+
     def __post_init__(self) -> None:
         _check(self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}")
-        _check(self.min_epoch_cells >= 0, f"min_epoch_cells must be >= 0, got {self.min_epoch_cells}")
+        _check(self.min_epoch_cells >= 0 and self.min_epoch_batches >= 0, f"min_epoch_cells and min_epoch_batches "
+               f"must be >= 0, got {self.min_epoch_cells}, {self.min_epoch_batches}")
         _check(self.dense_batch_size >= 2 and self.dense_noise >= 0 and self.dense_lr > 0,
                f"need dense_batch_size >= 2, dense_noise >= 0, dense_lr > 0, got {self.dense_batch_size}, "
                f"{self.dense_noise}, {self.dense_lr}")

@@ -16,6 +16,7 @@ from scsmd.errors import ScsmdError
     lambda: TrainConfig(fuzzifier=1.0),
     lambda: TrainConfig(batch_size=1),
     lambda: TrainConfig(min_epoch_cells=-1),
+    lambda: TrainConfig(min_epoch_batches=-1),
     lambda: TrainConfig(device="tpu"),
     lambda: TrainConfig(similar_above=0.1, dissimilar_below=0.2),
     lambda: TrainConfig(pretrain_schedule="step"),
@@ -61,6 +62,12 @@ def test_presets_and_overrides():
     assert model_preset("default") == ModelConfig() and ModelConfig().latent_dim == 20
     assert model_preset("reference", n_clusters=4, latent_dim=None) == ModelConfig(n_clusters=4, latent_dim=10,
                                                                                  likelihood="nb")
+
+
+def test_an_epoch_floor_in_batches_scales_with_each_stages_batch_size():
+    assert TrainConfig().epoch_floor(256) == 500  # the floor in cells alone
+    floors = TrainConfig(min_epoch_batches=5)
+    assert (floors.epoch_floor(100), floors.epoch_floor(256)) == (500, 1280)  # the image's, the dense stages'
 
 
 def test_panel_size_chooses_the_image():
