@@ -147,8 +147,10 @@ class TrainConfig:
     # (0: one pass), so a set of a few hundred cells or fewer gets about the steps a 500-cell one does; the bench's
     # sets, all of 500 cells or more, train as before (bench/README.md, session 43)
     min_epoch_cells: int = 500
-    # and at least this many batches of the stage's own size (0: no such floor): 5 keeps the image stage's 500 cells
-    # and gives the dense stages' batches of 256 1280 cells an epoch, below 1280 cells only (bench/README.md, session 52)
+    # and at least this many batches of the stage's own size (0: no such floor). 5 keeps the image stage's 500 cells
+    # and gives the dense stages (batches of 256) 1280: baron and bladder at 20 cells a type +0.063 mean ARI, but
+    # bladder's 250 random cells -0.083 and the demo's set 0.624 -> 0.584 (sd 0.069), so off (bench/README.md,
+    # session 52)
     min_epoch_batches: int = 0
     # stage 1: autoencoder pretraining
     pretrain_epochs: int = 30
@@ -248,7 +250,7 @@ class TrainConfig:
     label_head_c: float = 1.0  # inverse regularization, CellTypist's default
 
     def epoch_floor(self, batch_size: int) -> int:
-        """The cells each epoch of a stage in batches of `batch_size` draws at least: the floor in cells or in batches."""
+        """The cells an epoch of a stage in batches of `batch_size` draws at least: the floor in cells or in batches."""
         return max(self.min_epoch_cells, self.min_epoch_batches * batch_size)
 
     def __post_init__(self) -> None:
