@@ -183,6 +183,7 @@ def run_dataset(name: str, counts: ad.AnnData, seeds: list[int],
                 save_run(save_dir / f"{name}_{method}_seed{seed}.npz".replace(" ", "_"), result, truth, run_config)
             latent, scores, k = adata.obsm["X_scsmd"], scsmd.evaluate(adata, label_key=LABEL_KEY), adata.uns["scsmd"]["n_clusters"]
             rows[method].append({**scores, "seconds": seconds, "k": k, "type_means_ari": type_means_ari(latent, truth),
+                                 "block_type_means_ari": block_type_means_ari(latent, truth, result.model.config),
                                  "kmeans_draws_ari": kmeans_draws_ari(latent, truth, k, config, seed)})
         print(f"  {name} seed {seed}: " + ", ".join(f"{m} {r[-1]['ari']:.3f}" for m, r in rows.items()), flush=True)
     return {"n_cells": counts.n_obs, "n_clusters": n_clusters, "runs": rows}
@@ -204,6 +205,15 @@ def type_means_ari(latent: np.ndarray, truth: np.ndarray) -> float:
     types = np.unique(truth)
     means = np.stack([latent[truth == t].mean(axis=0) for t in types])
     return score_clusters(truth, types[squared_distances(latent, means).argmin(axis=1)])["ari"]
+
+
+def block_type_means_ari(latent: np.ndarray, truth: np.ndarray, config: ModelConfig) -> dict[str, float] | None:
+    """type_means_ari of the image block and of the dense members' block apart (None without a dense branch): which
+    block holds the types, where the joint latent loses them (small or read-count sets: bench/README.md, session 53)."""
+    if not config.dense_genes:
+        return None
+    image, dense = latent[:, :config.latent_dim], latent[:, config.latent_dim:]
+    return {"image": type_means_ari(image, truth), "dense": type_means_ari(dense, truth)}
 
 
 def kmeans_draws_ari(latent: np.ndarray, truth: np.ndarray, n_clusters: int, config: TrainConfig, seed: int,
@@ -236,7 +246,7 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 def summarize(results: dict) -> str:
     """A markdown table: mean (sd) ARI, mean NMI and ACC, median seconds per method and data set, and for scsmd the
-    ARI of the latent's nearest true-type means."""
+    ARI of the latent's nearest true-type means (and of each block's, with a dense branch)."""
     lines = ["| data set | K | method | K used | ARI mean (sd) | NMI | ACC | seconds (median) | "
              "latent's type-mean ARI | ARI over 5 KMeans draws |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, entry in results.items():
@@ -244,6 +254,9 @@ def summarize(results: dict) -> str:
             ari = [r["ari"] for r in runs]
             type_means, draws = (f"{np.mean([r[key] for r in runs]):.3f}" if runs[0].get(key) is not None else "-"
                                  for key in ("type_means_ari", "kmeans_draws_ari"))
+            if runs[0].get("block_type_means_ari"):
+                type_means += " (" + ", ".join(f"{block} {np.mean([r['block_type_means_ari'][block] for r in runs]):.3f}"
+                                               for block in ("image", "dense")) + ")"
             found = "/".join(str(r["k"]) for r in runs) if "k" in runs[0] else "-"
             lines.append(f"| {name} | {entry['n_clusters']} | {method} | {found} | {np.mean(ari):.3f} ({np.std(ari):.3f}) | "
                          f"{np.mean([r['nmi'] for r in runs]):.3f} | {np.mean([r['acc'] for r in runs]):.3f} | "
