@@ -133,6 +133,12 @@ def shuffled_batches(data: TrainData, batch_size: int, generator: torch.Generato
                 return
 
 
+def stage_batches(data: TrainData, batch_size: int, config: TrainConfig, generator: torch.Generator
+                  ) -> Iterator[torch.Tensor]:
+    """One epoch of a stage's shuffled batches of `batch_size`, drawing at least the config's floor for that size."""
+    return shuffled_batches(data, batch_size, generator, config.epoch_floor(batch_size))
+
+
 @torch.no_grad()
 def encode(model: ScSMD, inputs: torch.Tensor, batch_size: int = 1024, encoder: torch.nn.Module | None = None
            ) -> torch.Tensor:
@@ -249,7 +255,7 @@ def pretrain(model: ScSMD, data: TrainData, config: TrainConfig, generator: torc
 
     run = GraphedStep(step, config.batch_size) if graphed else step
     for _ in stage.epochs():
-        for batch in shuffled_batches(data, config.batch_size, generator, config.epoch_floor(config.batch_size)):
+        for batch in stage_batches(data, config.batch_size, config, generator):
             stage.add(run(batch), len(batch))
         if schedule is not None:
             schedule.step()
@@ -283,8 +289,7 @@ def pretrain_dense(members: torch.nn.ModuleList, data: TrainData, neighbors: tor
     optimizers = [adam(member.parameters(), data.inputs.device, lr=config.dense_lr, amsgrad=True) for member in members]
     for _ in stage.epochs():
         for member, optimizer in zip(members, optimizers):
-            for batch in shuffled_batches(data, config.dense_batch_size, generator,
-                                          config.epoch_floor(config.dense_batch_size)):
+            for batch in stage_batches(data, config.dense_batch_size, config, generator):
                 x = data.inputs[batch]
                 latent = member.encoder(x + config.dense_noise * torch.randn_like(x))
                 loss = member.nll_of_latent(latent, data.counts[batch], data.size_factors[batch]).mean() / data.n_genes
@@ -311,8 +316,7 @@ def dec_stage(model: ScSMD, data: TrainData, image_latent: torch.Tensor, centroi
     for _ in stage.epochs():
         dense_latent = encode(model, data.inputs, encoder=embedder.dense)
         target = sharpened_target(student_t_memberships(embedder.combine(image_latent, dense_latent), centroids.detach()))
-        for batch in shuffled_batches(data, config.dense_batch_size, generator,
-                                      config.epoch_floor(config.dense_batch_size)):
+        for batch in stage_batches(data, config.dense_batch_size, config, generator):
             x, counts, size_factors = data.inputs[batch], data.counts[batch], data.size_factors[batch]
             noisy = x + config.dense_noise * torch.randn_like(x)
             noisy_latents = [member.encoder(noisy) for member in model.dense]
@@ -342,7 +346,7 @@ def fuzzy_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config: 
     params = [*embedder.parameters(), *model.decoder.parameters(), *model.nb_head.parameters()]
     optimizer = torch.optim.SGD(params, lr=config.fuzzy_lr, momentum=config.fuzzy_momentum)
     for epoch in stage.epochs():
-        for batch in shuffled_batches(data, config.batch_size, generator, config.epoch_floor(config.batch_size)):
+        for batch in stage_batches(data, config.batch_size, config, generator):
             x = data.inputs[batch]
             latent, recon_error, nb_error = _reconstruction_errors(
                 model, x, data.counts[batch], data.size_factors[batch])
@@ -369,7 +373,7 @@ def cellnet_stage(model: ScSMD, data: TrainData, centroids: torch.Tensor, config
     ], data.inputs.device)
     for epoch in stage.epochs():
         use_fuzzy_targets = epoch <= config.fuzzy_target_epochs
-        for batch in shuffled_batches(data, config.batch_size, generator, config.epoch_floor(config.batch_size)):
+        for batch in stage_batches(data, config.batch_size, config, generator):
             latent = embedder(data.inputs[batch])
             cluster_probs = model.cluster_head(latent)
             source = fuzzy_memberships(latent.detach(), centroids, config.fuzzifier) if use_fuzzy_targets else cluster_probs
