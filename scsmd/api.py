@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 CLUSTER_KEY = "scsmd_cluster"
 N_REFERENCE_CELLS = 1024  # training inputs kept in the bundle for export checks
+# below it the default's clusters trailed KMeans on principal components on some real sets (bench/README.md)
+SMALL_SET_CELLS = 500
 
 
 def _source_name(layer: str | None) -> str:
@@ -231,6 +233,10 @@ def train(
                                            dense_genes=len(panel) if preprocess_config.dense_genes else 0)
         data = training_data(counts, panel, preprocess_config)
     log.info("training on %d cells x %d panel genes, K=%s", data.n_cells, len(panel), n_clusters or "estimated")
+    if data.n_cells < SMALL_SET_CELLS:
+        log.warning("only %d cells: under %d, scsmd's clusters were measured behind KMeans on principal components on "
+                    "some real data sets (bench/README.md, small sets); compare them with scanpy's before relying on them",
+                    data.n_cells, SMALL_SET_CELLS)
     result = train_model(data, model_config, train_config, on_epoch)
     k_source = "given" if n_clusters else estimate_source(train_config.leiden_resolution)
     model_config = result.model.config  # with the estimated K

@@ -5,6 +5,7 @@ import pytest
 import torch
 from sklearn.metrics import adjusted_rand_score
 
+from conftest import synthetic_counts
 import scsmd
 from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig, preset
 from scsmd.errors import ScsmdError
@@ -260,6 +261,14 @@ def test_final_clusters_are_nearest_centroid(counts):
     d = ((result.latent[:, None, :] - result.centroids[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(d.argmin(1), result.labels)
     assert counts.obs["scsmd_cluster"].dtype == "category" and counts.obsm["X_scsmd"].shape == (240, 20 + 2 * 32)
+
+
+@pytest.mark.parametrize("n_cells, advised", [(240, True), (500, False)])
+def test_a_set_under_500_cells_is_advised_to_compare_with_scanpy(n_cells, advised, caplog):
+    with caplog.at_level("WARNING"):
+        scsmd.train(synthetic_counts(n_cells=n_cells), n_clusters=3, train_config=FAST)
+    assert (f"only {n_cells} cells: under 500" in caplog.text) is advised
+    assert ("compare them with scanpy's" in caplog.text) is advised
 
 
 @pytest.mark.parametrize("kwargs, message", [
