@@ -234,9 +234,9 @@ def train(
         data = training_data(counts, panel, preprocess_config)
     log.info("training on %d cells x %d panel genes, K=%s", data.n_cells, len(panel), n_clusters or "estimated")
     if data.n_cells < SMALL_SET_CELLS:
-        log.warning("only %d cells: under %d, scsmd's clusters were measured behind KMeans on principal components on "
-                    "some real data sets (bench/README.md, small sets); compare them with scanpy's before relying on them",
-                    data.n_cells, SMALL_SET_CELLS)
+        log.warning("only %d cells: under %d, scsmd's clusters were measured behind KMeans on principal components "
+                    "on some real data sets (bench/README.md, small sets); compare them with scanpy's before relying "
+                    "on them", data.n_cells, SMALL_SET_CELLS)
     result = train_model(data, model_config, train_config, on_epoch)
     k_source = "given" if n_clusters else estimate_source(train_config.leiden_resolution)
     model_config = result.model.config  # with the estimated K
