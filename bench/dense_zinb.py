@@ -33,7 +33,7 @@ from scsmd.metrics import score_clusters
 from scsmd.panel import PanelScaling, logexpr_panel, match_panel, to_inputs
 from scsmd.train.model import DenseAutoencoder
 from scsmd.train.preprocess import highly_variable_genes, size_factors
-from scsmd.train.trainer import kmeans_centroids
+from scsmd.train.partition import kmeans_centroids
 
 LABEL_KEY = "cell_type"
 

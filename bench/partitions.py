@@ -21,7 +21,7 @@ import numpy as np
 from scsmd.atomic import atomic_path
 from scsmd.config import FINAL_PARTITIONS, TrainConfig
 from scsmd.metrics import score_clusters
-from scsmd.train.trainer import final_clusters
+from scsmd.train.partition import final_clusters
 
 Partition = Callable[[dict], np.ndarray]  # a run's arrays -> its cells' clusters, as new cells would be assigned
 

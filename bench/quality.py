@@ -49,7 +49,7 @@ from scsmd.datasets import as_read_counts, pbmc68k_counts
 from scsmd.infer.assign import squared_distances
 from scsmd.io import read_counts
 from scsmd.metrics import score_clusters
-from scsmd.train.trainer import kmeans_centroids
+from scsmd.train.partition import kmeans_centroids
 
 LABEL_KEY = "cell_type"
 BASELINE_PANEL = PreprocessConfig(n_genes=784, hvg_flavor="seurat", scale=False, dense_genes=0)  # the 784 HVGs

@@ -29,7 +29,7 @@ import torch
 
 from scsmd.atomic import atomic_path
 from scsmd.config import ModelConfig, PreprocessConfig, TrainConfig
-from scsmd.train import trainer
+from scsmd.train import partition, trainer
 from scsmd.train.model import ScSMD
 from scsmd.train.preprocess import select_panel, training_data
 
@@ -91,7 +91,7 @@ def kmeans_seconds(latent, n_clusters: int, config: TrainConfig) -> dict:
     out = {}
     for threads in (os.cpu_count(), 4, 1):
         threaded = dataclasses.replace(config, kmeans_threads=threads)
-        out[f"threads_{threads}"], _ = timed(lambda: trainer.kmeans_centroids(latent, n_clusters, threaded, 0))
+        out[f"threads_{threads}"], _ = timed(lambda: partition.kmeans_centroids(latent, n_clusters, threaded, 0))
     return out
 
 

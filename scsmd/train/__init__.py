@@ -1,4 +1,4 @@
-"""Training stack (torch, scanpy): preprocessing, model, losses, trainer, export.
+"""Training stack (torch, scanpy): preprocessing, model, losses, trainer, partition, export.
 
 Importing a submodule binds `scsmd.train` to this package, which would hide the API function
 `scsmd.train(adata, n_clusters=...)`; so calling the package calls `scsmd.api.train`.
