@@ -143,6 +143,10 @@ class TrainConfig:
     # on CUDA, replay the image pretraining's step as one captured graph (scsmd/train/graphs.py): the step is
     # launch-bound there; off until a GPU session measures it (bench/README.md)
     cuda_graphs: bool = False
+    # on a CPU, the image network's convolutions in channels-last layout (oneDNN's NHWC kernels): a pbmc pretraining
+    # epoch 13.8 -> 12.4 s on 2 threads, but other rounding, so other results; off until the bench sets are rerun
+    # (bench/README.md, session 56)
+    channels_last: bool = False
     # every stage's epoch draws at least this many cells: a smaller set's epoch goes on into further shuffled passes
     # (0: one pass), so a set of a few hundred cells or fewer gets about the steps a 500-cell one does; the bench's
     # sets, all of 500 cells or more, train as before (bench/README.md, session 43)

@@ -413,6 +413,8 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
         np.random.seed(config.seed)
         generator = torch.Generator().manual_seed(config.seed)
         model = ScSMD(model_config).to(device)
+        if config.channels_last and device.type == "cpu":
+            model = model.to(memory_format=torch.channels_last)
     model.train()
     history: list[dict] = []
     if config.pretrain_bf16 and not native_bf16(device):
@@ -468,7 +470,7 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
             labels, final_centroids = final_clusters(latent_np, head_labels, head_centroids, config.seed,
                                                      final_neighbors, config.final_smoothing_steps,
                                                      config.final_partition, config.linkage_cells, config.mixture_reg)
-    result = TrainResult(model.cpu(), latent_np, labels, final_centroids, head_labels, head_centroids, final_neighbors,
+    result = TrainResult(model.cpu().to(memory_format=torch.contiguous_format), latent_np, labels, final_centroids, head_labels, head_centroids, final_neighbors,
                          str(device), history, timer.seconds)
     log.info("final clusters: nearest-centroid agrees with the %s on %.1f%% of cells",
              "Cellnet head" if config.cellnet_epochs > 0 else "fuzzy memberships", 100 * result.head_agreement)

@@ -135,6 +135,26 @@ def test_bf16_pretraining_runs_the_convolutions_in_bfloat16_and_the_rest_in_floa
     np.testing.assert_allclose(losses[1], losses[0], rtol=0.05)  # bfloat16 rounding, not another loss
 
 
+def test_channels_last_runs_the_convolutions_nhwc_and_returns_a_plain_model(counts, monkeypatch):
+    layouts = []
+    conv = torch.nn.Conv2d._conv_forward
+
+    def recorded_conv(self, x, weight, bias):
+        out = conv(self, x, weight, bias)
+        layouts.append(out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous())
+        return out
+
+    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", recorded_conv)
+    runs = [_pretrained(counts, "cpu", False, channels_last=True) for _ in range(2)]
+    assert layouts and all(layouts)
+    np.testing.assert_array_equal(runs[0].latent, runs[1].latent)  # a seed still repeats the run
+    assert all(p.is_contiguous() for p in runs[0].model.parameters())  # saved and exported as before
+    with torch.no_grad():  # the returned model computes the training latent in the plain layout
+        latent = runs[0].model.eval().embedder(training_data(counts, select_panel(counts, PreprocessConfig()),
+                                                             PreprocessConfig()).inputs)
+    np.testing.assert_allclose(latent.numpy(), runs[0].latent, rtol=1e-4, atol=1e-4)
+
+
 def test_bf16_without_native_support_warns_that_it_is_slower(counts, monkeypatch, caplog):
     from scsmd.train.trainer import native_bf16
     assert native_bf16(torch.device("cpu")) == (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
