@@ -470,7 +470,8 @@ def _train_on(device: torch.device, data: TrainData, model_config: ModelConfig, 
             labels, final_centroids = final_clusters(latent_np, head_labels, head_centroids, config.seed,
                                                      final_neighbors, config.final_smoothing_steps,
                                                      config.final_partition, config.linkage_cells, config.mixture_reg)
-    result = TrainResult(model.cpu().to(memory_format=torch.contiguous_format), latent_np, labels, final_centroids, head_labels, head_centroids, final_neighbors,
+    model = model.cpu().to(memory_format=torch.contiguous_format)  # saved and exported in the plain layout
+    result = TrainResult(model, latent_np, labels, final_centroids, head_labels, head_centroids, final_neighbors,
                          str(device), history, timer.seconds)
     log.info("final clusters: nearest-centroid agrees with the %s on %.1f%% of cells",
              "Cellnet head" if config.cellnet_epochs > 0 else "fuzzy memberships", 100 * result.head_agreement)
