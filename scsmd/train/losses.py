@@ -20,8 +20,8 @@ def zinb_nll(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, dropout_log
              eps: float = 1e-8) -> torch.Tensor:
     """Elementwise NLL of counts x under a zero-inflated NB: a zero is a dropout (probability sigmoid(logit)) or an NB
     zero; all (n, g). On a CPU the NB's count terms are evaluated at the nonzero counts alone (1-10% of a panel's
-    entries; the same values, a dense member's step 0.17x faster); on CUDA at every entry, as finding the nonzero ones
-    would wait on the GPU and no CUDA graph could capture the step."""
+    entries; the same values, a dense member's pbmc epoch 1.10 -> 0.91 s); on CUDA at every entry, as finding the
+    nonzero ones would wait on the GPU and no CUDA graph could capture the step."""
     not_dropout_nll = F.softplus(dropout_logit)  # -log(1 - sigmoid(logit))
     log_nb_zero = theta * (torch.log(theta + eps) - torch.log(theta + mu + eps))
     zero = -torch.logaddexp(-F.softplus(-dropout_logit), -not_dropout_nll + log_nb_zero)

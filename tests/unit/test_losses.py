@@ -32,8 +32,11 @@ def test_zinb_nll_gradients_through_the_nonzero_counts_match_finite_differences(
     x = torch.tensor(rng.integers(0, 4, (5, 6)).astype(np.float64))  # zeros and counts mixed
     mu, theta, logit = (torch.tensor(rng.uniform(low, high, (5, 9)), requires_grad=True)
                         for low, high in ((0.1, 10), (0.2, 5), (-2, 2)))
-    # sliced (not contiguous) as the pretraining's NB head passes them
-    assert torch.autograd.gradcheck(lambda m, t, d: zinb_nll(x, m[:, :6], t[:, :6], d[:, :6]).sum(), (mu, theta, logit))
+
+    def summed(m: torch.Tensor, t: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        return zinb_nll(x, m[:, :6], t[:, :6], d[:, :6]).sum()  # sliced, not contiguous, as the NB head passes them
+
+    assert torch.autograd.gradcheck(summed, (mu, theta, logit))
 
 
 def test_memberships_sum_to_one_and_match_direct_formula():
