@@ -113,16 +113,22 @@ def test_cuda_graphs_change_nothing_off_cuda(counts):
     np.testing.assert_array_equal(plain.latent, graphed.latent)
 
 
-def test_bf16_pretraining_runs_the_convolutions_in_bfloat16_and_the_rest_in_float32(counts, monkeypatch):
-    conv_dtypes = []
+def _record_convs(monkeypatch, trait) -> list:
+    """`trait(output)` of every convolution run from here on, in order."""
+    traits = []
     conv = torch.nn.Conv2d._conv_forward
 
     def recorded_conv(self, x, weight, bias):
         out = conv(self, x, weight, bias)
-        conv_dtypes.append(out.dtype)
+        traits.append(trait(out))
         return out
 
     monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", recorded_conv)
+    return traits
+
+
+def test_bf16_pretraining_runs_the_convolutions_in_bfloat16_and_the_rest_in_float32(counts, monkeypatch):
+    conv_dtypes = _record_convs(monkeypatch, lambda out: out.dtype)
     plain = _pretrained(counts, "cpu", False)
     assert set(conv_dtypes) == {torch.float32}
     conv_dtypes.clear()
@@ -136,15 +142,8 @@ def test_bf16_pretraining_runs_the_convolutions_in_bfloat16_and_the_rest_in_floa
 
 
 def test_channels_last_runs_the_convolutions_nhwc_and_returns_a_plain_model(counts, monkeypatch):
-    layouts = []
-    conv = torch.nn.Conv2d._conv_forward
-
-    def recorded_conv(self, x, weight, bias):
-        out = conv(self, x, weight, bias)
-        layouts.append(out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous())
-        return out
-
-    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", recorded_conv)
+    layouts = _record_convs(monkeypatch, lambda out: out.is_contiguous(memory_format=torch.channels_last)
+                            and not out.is_contiguous())
     runs = [_pretrained(counts, "cpu", False, channels_last=True) for _ in range(2)]
     assert layouts and all(layouts)
     np.testing.assert_array_equal(runs[0].latent, runs[1].latent)  # a seed still repeats the run
